@@ -1,0 +1,39 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Providers and stores wrap them with context; the HTTP layer maps each to one
+// status (see the httpserver error table) so handlers never pick status codes ad hoc.
+var (
+	// ErrNotFound: the session, message or contact does not exist (HTTP 404).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the resource already exists or is in a state that forbids the call (HTTP 409).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the input is malformed or refers to something the channel rejects, such as a
+	// number that is not on WhatsApp (HTTP 422).
+	ErrInvalid = errors.New("invalid input")
+	// ErrNotConnected: the session exists but is not connected, so it cannot send now (HTTP 409).
+	ErrNotConnected = errors.New("session not connected")
+	// ErrUnavailable: a dependency (the channel's network, the database, the bus) is temporarily
+	// unavailable; retrying later may succeed (HTTP 503).
+	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrNotSupported: the channel lacks the capability asked for (HTTP 501). Returned wrapped in a
+	// *NotSupportedError naming the capability.
+	ErrNotSupported = errors.New("not supported by this channel")
+)
+
+// NotSupportedError says which capability a channel lacks. errors.Is(err, ErrNotSupported) holds.
+type NotSupportedError struct {
+	Channel    Channel
+	Capability string
+}
+
+func (e *NotSupportedError) Error() string {
+	return fmt.Sprintf("channel %q does not support %s", e.Channel, e.Capability)
+}
+
+// Unwrap makes errors.Is(err, ErrNotSupported) true.
+func (e *NotSupportedError) Unwrap() error { return ErrNotSupported }

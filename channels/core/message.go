@@ -1,0 +1,138 @@
+package core
+
+import "time"
+
+// MessageType is the kind of content a message carries.
+type MessageType string
+
+const (
+	MessageText     MessageType = "text"
+	MessageImage    MessageType = "image"
+	MessageVideo    MessageType = "video"
+	MessageAudio    MessageType = "audio"
+	MessageDocument MessageType = "document"
+	MessageSticker  MessageType = "sticker"
+	MessageLocation MessageType = "location"
+	MessageContact  MessageType = "contact"
+	MessageReaction MessageType = "reaction"
+	// MessageUnknown is an inbound message whose content the channel does not map.
+	MessageUnknown MessageType = "unknown"
+)
+
+// OutgoingMessageTypes lists the types a client may send, for API enums.
+var OutgoingMessageTypes = []MessageType{MessageText, MessageImage, MessageVideo, MessageAudio,
+	MessageDocument, MessageSticker, MessageLocation, MessageContact, MessageReaction}
+
+// IsMedia reports whether the type carries a media attachment.
+func (t MessageType) IsMedia() bool {
+	switch t {
+	case MessageImage, MessageVideo, MessageAudio, MessageDocument, MessageSticker:
+		return true
+	}
+	return false
+}
+
+// OutgoingMessage is what a client asks a session to send. Exactly the fields of its Type are
+// used; the API validates the combination before it reaches a provider.
+type OutgoingMessage struct {
+	// ID is the message id to send with. The pipeline assigns it before the first attempt so that
+	// a retry re-sends the same message instead of a second one. Empty lets the channel choose.
+	ID MessageID `json:"id,omitempty"`
+	// To is the recipient: a chat id or a phone number in any common format; the channel
+	// normalises and resolves it.
+	To   string      `json:"to"`
+	Type MessageType `json:"type"`
+	// Text is the body of a text message, or the caption of a media message.
+	Text string `json:"text,omitempty"`
+	// Mentions are chat ids mentioned in Text.
+	Mentions []ChatID `json:"mentions,omitempty"`
+	// LinkPreview asks the channel to render a preview of the first link in Text.
+	LinkPreview bool `json:"linkPreview,omitempty"`
+	// QuotedMessageID makes this message a reply.
+	QuotedMessageID MessageID  `json:"quotedMessageId,omitempty"`
+	Media           *Media     `json:"media,omitempty"`
+	Location        *Location  `json:"location,omitempty"`
+	Contact         *VCard     `json:"contact,omitempty"`
+	Reaction        *Reaction  `json:"reaction,omitempty"`
+	SendAt          *time.Time `json:"sendAt,omitempty"`
+}
+
+// Media is an attachment: either a URL the gateway fetches or inline bytes.
+type Media struct {
+	URL      string `json:"url,omitempty"`
+	Data     []byte `json:"data,omitempty"`
+	MimeType string `json:"mimeType,omitempty"`
+	FileName string `json:"fileName,omitempty"`
+	// VoiceNote sends audio as a push-to-talk voice note.
+	VoiceNote bool `json:"voiceNote,omitempty"`
+}
+
+// Location is a geographic point with an optional name and address.
+type Location struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+}
+
+// VCard is a contact card.
+type VCard struct {
+	DisplayName string `json:"displayName"`
+	VCard       string `json:"vcard"`
+}
+
+// Reaction is an emoji reaction to an existing message; an empty Emoji removes the reaction.
+type Reaction struct {
+	MessageID MessageID `json:"messageId"`
+	Emoji     string    `json:"emoji"`
+}
+
+// SendResult is what a channel reports after handing a message to its network.
+type SendResult struct {
+	ID        MessageID `json:"id"`
+	ChatID    ChatID    `json:"chatId"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// Ack is the delivery state of a message as the seed numbers it.
+type Ack int
+
+const (
+	AckPending  Ack = 0
+	AckReceived Ack = 1
+	AckRead     Ack = 2
+	AckPlayed   Ack = 3
+)
+
+// Contact is one entry of a session's address book.
+type Contact struct {
+	ID ChatID `json:"id"`
+	// LID is the contact's LID address when known.
+	LID ChatID `json:"lid,omitempty"`
+	// Phone is the E.164 number without '+', when known.
+	Phone string `json:"phone,omitempty"`
+	// PushName is the name the contact chose for itself.
+	PushName string `json:"pushName,omitempty"`
+	// Name is the name saved in the account's address book, when the channel knows it.
+	Name       string    `json:"name,omitempty"`
+	OnWhatsApp bool      `json:"onWhatsApp"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+}
+
+// Presence is a chat presence the session can show.
+type Presence string
+
+const (
+	PresenceTyping    Presence = "typing"
+	PresenceRecording Presence = "recording"
+	PresencePaused    Presence = "paused"
+	PresenceAvailable Presence = "available"
+	PresenceOffline   Presence = "unavailable"
+)
+
+// DownloadedMedia is the content of a message's attachment.
+type DownloadedMedia struct {
+	MimeType string
+	FileName string
+	Data     []byte
+}
