@@ -1,0 +1,219 @@
+// Command gateway is the standalone 28web WhatsApp gateway: REST API, send queue, webhooks.
+//
+//	gateway [--config FILE] [serve|migrate|healthcheck|openapi|version]
+//
+// With no arguments it serves on embedded defaults: SQLite under ./sessions/data and an
+// in-process bus.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/28web/hub/platform/bus"
+	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/platform/db"
+	"github.com/28web/hub/platform/httpserver"
+	"github.com/28web/hub/platform/log"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; otherwise the module version.
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML configuration file (or CONFIG_FILE)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gateway [--config FILE] [serve|migrate|healthcheck|openapi [--format yaml|json|3.0]|version]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cmd, rest := "serve", []string(nil)
+	if fs.NArg() > 0 {
+		cmd, rest = fs.Arg(0), fs.Args()[1:]
+	}
+
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, buildVersion())
+		return 0
+	case "openapi":
+		return printOpenAPI(rest, stdout, stderr)
+	case "serve", "migrate", "healthcheck":
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n", cmd)
+		fs.Usage()
+		return 2
+	}
+
+	cfg, err := config.Load(config.LoadOptions{File: *configFile})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	logger, err := log.New(stdout, cfg.Log)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	switch cmd {
+	case "migrate":
+		return migrate(cfg, logger)
+	case "healthcheck":
+		return healthcheck(cfg, stderr)
+	}
+	return serve(cfg, logger, stdout)
+}
+
+func migrate(cfg *config.Config, logger *slog.Logger) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	d, err := db.Open(ctx, cfg.DB, logger)
+	if err != nil {
+		logger.Error("open database", log.ErrorAttr(err))
+		return 1
+	}
+	defer func() { _ = d.Close() }()
+	if err := db.Migrate(ctx, d, migrationSets()...); err != nil {
+		logger.Error("migrate", log.ErrorAttr(err))
+		return 1
+	}
+	logger.Info("migrations applied", slog.String("dialect", string(d.Dialect())))
+	return 0
+}
+
+func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
+	generated, err := cfg.EnsureAPIKey()
+	if err != nil {
+		logger.Error("api key", log.ErrorAttr(err))
+		return 1
+	}
+	if generated {
+		// Printed once, on stdout and not through the logger: log pipelines must never carry it.
+		fmt.Fprintf(stdout, "Generated API key (stored in %s/%s; send it as x-28web-gateway-key):\n%s\n",
+			cfg.DataDir(), config.APIKeyFile, cfg.HTTP.APIKey)
+	}
+	if len(cfg.Unused) > 0 {
+		logger.Warn("ignoring browser-only settings of the seed gateway", slog.Any("variables", cfg.Unused))
+	}
+
+	var srv *httpserver.Server
+	var database *db.DB
+	var messageBus *bus.Bus
+	app := fx.New(appOptions(cfg, buildVersion(), logger), fx.Populate(&srv, &database, &messageBus))
+	if err := app.Err(); err != nil {
+		logger.Error("wire gateway", log.ErrorAttr(err))
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		logger.Error("start gateway", log.ErrorAttr(err))
+		return 1
+	}
+	transport := "in-process"
+	if !messageBus.InProcess() {
+		transport = "redis-streams"
+	}
+	logger.Info("gateway listening", slog.String("addr", srv.Addr()), slog.String("database", string(database.Dialect())),
+		slog.String("bus", transport), slog.String("version", buildVersion()))
+	fmt.Fprintf(stdout, "28web gateway listening on http://%s (API reference: http://%s/docs)\n", srv.Addr(), srv.Addr())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	logger.Info("shutting down")
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout+cfg.Bus.CloseTimeout)
+	defer stopCancel()
+	if err := app.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("stop gateway", log.ErrorAttr(err))
+		return 1
+	}
+	return 0
+}
+
+func printOpenAPI(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "yaml", "yaml (OpenAPI 3.1), json (3.1) or 3.0 (YAML, for older generators)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	doc, err := openAPIDocument(buildVersion())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	var out []byte
+	switch *format {
+	case "yaml":
+		out, err = doc.YAML()
+	case "json":
+		out, err = doc.MarshalJSON()
+	case "3.0":
+		out, err = doc.DowngradeYAML()
+	default:
+		fmt.Fprintf(stderr, "unknown format %q\n", *format)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if _, err := stdout.Write(out); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// healthcheck probes GET /health of a gateway on this host's configured port, for container
+// health checks in an image without a shell or curl.
+func healthcheck(cfg *config.Config, stderr io.Writer) int {
+	host := cfg.HTTP.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, strconv.Itoa(cfg.HTTP.Port)) + "/health")
+	if err != nil {
+		fmt.Fprintln(stderr, "unhealthy:", err)
+		return 1
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "unhealthy: status", resp.StatusCode)
+		return 1
+	}
+	return 0
+}
