@@ -1,0 +1,20 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+
+	"github.com/28web/hub/platform/httpserver"
+)
+
+// Module provides the *prometheus.Registry (and it as prometheus.Registerer) and serves it on
+// GET /metrics of the HTTP server.
+var Module = fx.Module("metrics",
+	fx.Provide(
+		NewRegistry,
+		func(r *prometheus.Registry) prometheus.Registerer { return r },
+	),
+	fx.Invoke(func(srv *httpserver.Server, r *prometheus.Registry) {
+		srv.Mux().Handle("GET /metrics", Handler(r))
+	}),
+)
