@@ -136,3 +136,39 @@ type DownloadedMedia struct {
 	FileName string
 	Data     []byte
 }
+
+// MessageStatus is where a stored message is in its life: outbound ones move
+// queued → sent → delivered → read, or end failed; inbound ones are received (and read once the
+// session marks them read).
+type MessageStatus string
+
+const (
+	MessageStatusQueued    MessageStatus = "queued"
+	MessageStatusSent      MessageStatus = "sent"
+	MessageStatusDelivered MessageStatus = "delivered"
+	MessageStatusRead      MessageStatus = "read"
+	MessageStatusFailed    MessageStatus = "failed"
+	MessageStatusReceived  MessageStatus = "received"
+)
+
+// MessageStatuses lists every status, for API enums.
+var MessageStatuses = []MessageStatus{MessageStatusQueued, MessageStatusSent, MessageStatusDelivered, MessageStatusRead, MessageStatusFailed, MessageStatusReceived}
+
+// Direction says whether a message was sent by the session's account (out) or to it (in).
+type Direction string
+
+const (
+	DirectionIn  Direction = "in"
+	DirectionOut Direction = "out"
+)
+
+// StatusForAck is the outbound status a receipt moves a message to.
+func StatusForAck(a Ack) (MessageStatus, bool) {
+	switch a {
+	case AckReceived:
+		return MessageStatusDelivered, true
+	case AckRead, AckPlayed:
+		return MessageStatusRead, true
+	}
+	return "", false
+}

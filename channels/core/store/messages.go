@@ -1,0 +1,343 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/28web/hub/channels/core"
+)
+
+// Message is one stored message, either direction.
+type Message struct {
+	bun.BaseModel `bun:"table:messages"`
+
+	SessionID      core.SessionID     `bun:"session_id,pk"`
+	ID             core.MessageID     `bun:"id,pk"`
+	ChatID         core.ChatID        `bun:"chat_id,notnull"`
+	Sender         core.ChatID        `bun:"sender,nullzero"`
+	Direction      core.Direction     `bun:"direction,notnull"`
+	Status         core.MessageStatus `bun:"status,notnull"`
+	Type           core.MessageType   `bun:"type,notnull"`
+	Body           string             `bun:"body,nullzero"`
+	Payload        json.RawMessage    `bun:"payload,type:text,nullzero"`
+	IdempotencyKey string             `bun:"idempotency_key,nullzero"`
+	RequestHash    string             `bun:"request_hash,nullzero"`
+	Error          string             `bun:"error,nullzero"`
+	Attempts       int                `bun:"attempts,notnull"`
+	SendAt         *time.Time         `bun:"send_at"`
+	SentAt         *time.Time         `bun:"sent_at"`
+	DeliveredAt    *time.Time         `bun:"delivered_at"`
+	ReadAt         *time.Time         `bun:"read_at"`
+	EditedAt       *time.Time         `bun:"edited_at"`
+	RevokedAt      *time.Time         `bun:"revoked_at"`
+	CreatedAt      time.Time          `bun:"created_at,notnull"`
+	UpdatedAt      time.Time          `bun:"updated_at,notnull"`
+}
+
+// Outgoing decodes the send request an outbound row was accepted with.
+func (m Message) Outgoing() (core.OutgoingMessage, error) {
+	var out core.OutgoingMessage
+	if err := json.Unmarshal(m.Payload, &out); err != nil {
+		return out, fmt.Errorf("decode message %s payload: %w", m.ID, err)
+	}
+	return out, nil
+}
+
+// ErrIdempotencyMismatch: the Idempotency-Key was used before with another request body.
+var ErrIdempotencyMismatch = fmt.Errorf("%w: idempotency key reused with a different request", core.ErrInvalid)
+
+// AcceptOutbound stores a new queued outbound message. When the session already used
+// m.IdempotencyKey, it returns the stored message and created=false if m.RequestHash matches,
+// and ErrIdempotencyMismatch otherwise.
+func (s *Store) AcceptOutbound(ctx context.Context, m Message) (stored Message, created bool, err error) {
+	t := now()
+	m.Direction, m.Status, m.CreatedAt, m.UpdatedAt = core.DirectionOut, core.MessageStatusQueued, t, t
+	if m.SendAt != nil {
+		at := normalize(*m.SendAt)
+		m.SendAt = &at
+	}
+	_, err = s.db.NewInsert().Model(&m).Exec(ctx)
+	if err == nil {
+		return m, true, nil
+	}
+	if !isUniqueViolation(err) || m.IdempotencyKey == "" {
+		if isUniqueViolation(err) {
+			return Message{}, false, fmt.Errorf("message %s: %w", m.ID, core.ErrConflict)
+		}
+		return Message{}, false, fmt.Errorf("insert message %s: %w", m.ID, err)
+	}
+	var prev Message
+	if err := s.db.NewSelect().Model(&prev).
+		Where("session_id = ? AND idempotency_key = ?", m.SessionID, m.IdempotencyKey).Scan(ctx); err != nil {
+		return Message{}, false, fmt.Errorf("select message by idempotency key: %w", err)
+	}
+	if prev.RequestHash != m.RequestHash {
+		return Message{}, false, ErrIdempotencyMismatch
+	}
+	return prev, false, nil
+}
+
+// Message returns one message, or core.ErrNotFound.
+func (s *Store) Message(ctx context.Context, session core.SessionID, id core.MessageID) (Message, error) {
+	var m Message
+	err := s.db.NewSelect().Model(&m).Where("session_id = ? AND id = ?", session, id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, fmt.Errorf("message %s of %s: %w", id, session, core.ErrNotFound)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("select message %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// Body returns a message's current text, or core.ErrNotFound. It serves the channel's
+// previousBody of edit and revoke events.
+func (s *Store) Body(ctx context.Context, session core.SessionID, id core.MessageID) (string, error) {
+	m, err := s.Message(ctx, session, id)
+	if err != nil {
+		return "", err
+	}
+	return m.Body, nil
+}
+
+// StartAttempt counts a send attempt of a queued message and reports whether it still needs
+// sending: false once it was sent, acknowledged or failed (a redelivered command).
+func (s *Store) StartAttempt(ctx context.Context, session core.SessionID, id core.MessageID) (Message, bool, error) {
+	res, err := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("attempts = attempts + 1").Set("updated_at = ?", now()).
+		Where("session_id = ? AND id = ? AND status = ?", session, id, core.MessageStatusQueued).Exec(ctx)
+	if err != nil {
+		return Message{}, false, fmt.Errorf("start attempt %s: %w", id, err)
+	}
+	m, err := s.Message(ctx, session, id)
+	if err != nil {
+		return Message{}, false, err
+	}
+	n, _ := res.RowsAffected()
+	return m, n == 1, nil
+}
+
+// MarkSent moves a queued message to sent. A receipt that arrived first already moved it
+// further; statuses never go back.
+func (s *Store) MarkSent(ctx context.Context, session core.SessionID, id core.MessageID, chat core.ChatID, at time.Time) error {
+	at = normalize(at)
+	q := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("status = CASE WHEN status = ? THEN ? ELSE status END", core.MessageStatusQueued, core.MessageStatusSent).
+		Set("sent_at = COALESCE(sent_at, ?)", at).Set("error = NULL").Set("updated_at = ?", now())
+	if chat != "" {
+		q = q.Set("chat_id = ?", chat)
+	}
+	if _, err := q.Where("session_id = ? AND id = ?", session, id).Exec(ctx); err != nil {
+		return fmt.Errorf("mark %s sent: %w", id, err)
+	}
+	return nil
+}
+
+// MarkFailed ends a message that could not be sent, unless it was sent meanwhile.
+func (s *Store) MarkFailed(ctx context.Context, session core.SessionID, id core.MessageID, reason string) error {
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("status = ?", core.MessageStatusFailed).Set("error = ?", reason).Set("updated_at = ?", now()).
+		Where("session_id = ? AND id = ? AND status = ?", session, id, core.MessageStatusQueued).Exec(ctx); err != nil {
+		return fmt.Errorf("mark %s failed: %w", id, err)
+	}
+	return nil
+}
+
+// RecordError keeps the last attempt's error on a message that will be retried.
+func (s *Store) RecordError(ctx context.Context, session core.SessionID, id core.MessageID, reason string) error {
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).Set("error = ?", reason).Set("updated_at = ?", now()).
+		Where("session_id = ? AND id = ?", session, id).Exec(ctx); err != nil {
+		return fmt.Errorf("record error of %s: %w", id, err)
+	}
+	return nil
+}
+
+// statusRank orders outbound statuses so receipts only move a message forward.
+var statusRank = map[core.MessageStatus]int{
+	core.MessageStatusQueued: 0, core.MessageStatusSent: 1, core.MessageStatusDelivered: 2, core.MessageStatusRead: 3,
+}
+
+// ApplyAck moves a message forward to the status a receipt implies and reports whether it moved.
+func (s *Store) ApplyAck(ctx context.Context, session core.SessionID, id core.MessageID, ack core.Ack, at time.Time) (bool, error) {
+	status, ok := core.StatusForAck(ack)
+	if !ok {
+		return false, nil
+	}
+	at = normalize(at)
+	var lower []core.MessageStatus
+	for st, rank := range statusRank {
+		if rank < statusRank[status] {
+			lower = append(lower, st)
+		}
+	}
+	// An inbound message marked read by this session counts too (received → read).
+	if status == core.MessageStatusRead {
+		lower = append(lower, core.MessageStatusReceived)
+	}
+	q := s.db.NewUpdate().Model((*Message)(nil)).Set("status = ?", status).Set("updated_at = ?", now()).
+		Set("sent_at = COALESCE(sent_at, ?)", at)
+	switch status {
+	case core.MessageStatusDelivered:
+		q = q.Set("delivered_at = COALESCE(delivered_at, ?)", at)
+	case core.MessageStatusRead:
+		q = q.Set("delivered_at = COALESCE(delivered_at, ?)", at).Set("read_at = COALESCE(read_at, ?)", at)
+	}
+	res, err := q.Where("session_id = ? AND id = ? AND status IN (?)", session, id, bun.In(lower)).Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("apply ack to %s: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// RecordMessage stores a message the channel reported (incoming, or sent from the phone).
+// Re-reporting the same message changes nothing.
+func (s *Store) RecordMessage(ctx context.Context, m Message) error {
+	t := now()
+	m.CreatedAt, m.UpdatedAt = t, t
+	if _, err := s.db.NewInsert().Model(&m).On("CONFLICT (session_id, id) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("record message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// ApplyEdit replaces a message's text and returns the text before the edit ("" when unknown).
+func (s *Store) ApplyEdit(ctx context.Context, session core.SessionID, id core.MessageID, body string, at time.Time) (string, error) {
+	prev, err := s.Body(ctx, session, id)
+	if errors.Is(err, core.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).Set("body = ?", body).Set("edited_at = ?", normalize(at)).
+		Set("updated_at = ?", now()).Where("session_id = ? AND id = ?", session, id).Exec(ctx); err != nil {
+		return "", fmt.Errorf("apply edit to %s: %w", id, err)
+	}
+	return prev, nil
+}
+
+// ApplyRevoke marks a message deleted for everyone.
+func (s *Store) ApplyRevoke(ctx context.Context, session core.SessionID, id core.MessageID, at time.Time) error {
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).Set("revoked_at = COALESCE(revoked_at, ?)", normalize(at)).
+		Set("updated_at = ?", now()).Where("session_id = ? AND id = ?", session, id).Exec(ctx); err != nil {
+		return fmt.Errorf("apply revoke to %s: %w", id, err)
+	}
+	return nil
+}
+
+// Pending returns accepted outbound messages still queued and due by now (scheduled ones whose
+// time came, and everything else), oldest first: the send pipeline's recovery after a restart.
+func (s *Store) Pending(ctx context.Context, due time.Time, limit int) ([]Message, error) {
+	var ms []Message
+	if err := s.db.NewSelect().Model(&ms).
+		Where("status = ? AND direction = ?", core.MessageStatusQueued, core.DirectionOut).
+		Where("(send_at IS NULL OR send_at <= ?)", normalize(due)).
+		Order("created_at", "id").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("select pending messages: %w", err)
+	}
+	return ms, nil
+}
+
+// NextScheduled returns when the earliest future scheduled message is due.
+func (s *Store) NextScheduled(ctx context.Context, after time.Time) (time.Time, bool, error) {
+	var m Message
+	err := s.db.NewSelect().Model(&m).Column("send_at").
+		Where("status = ? AND send_at > ?", core.MessageStatusQueued, normalize(after)).
+		Order("send_at").Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("select next scheduled message: %w", err)
+	}
+	return *m.SendAt, true, nil
+}
+
+// MessageFilter narrows ListMessages. Zero fields do not filter.
+type MessageFilter struct {
+	ChatID    core.ChatID
+	Direction core.Direction
+	Status    core.MessageStatus
+	// Since and Until bound created_at (inclusive, exclusive).
+	Since, Until time.Time
+	// Cursor continues a previous page (its NextCursor).
+	Cursor string
+	Limit  int
+}
+
+// MessagePage is one page of messages, newest first.
+type MessagePage struct {
+	Messages []Message
+	// NextCursor fetches the next (older) page; empty on the last page.
+	NextCursor string
+}
+
+// ListMessages lists a session's messages newest first, with keyset pagination.
+func (s *Store) ListMessages(ctx context.Context, session core.SessionID, f MessageFilter) (MessagePage, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	q := s.db.NewSelect().Model((*Message)(nil)).Where("session_id = ?", session)
+	if f.ChatID != "" {
+		q = q.Where("chat_id = ?", f.ChatID)
+	}
+	if f.Direction != "" {
+		q = q.Where("direction = ?", f.Direction)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("created_at >= ?", normalize(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("created_at < ?", normalize(f.Until))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return MessagePage{}, err
+		}
+		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", at, at, id)
+	}
+	var ms []Message
+	if err := q.Order("created_at DESC", "id DESC").Limit(int64(f.Limit+1)).Scan(ctx, &ms); err != nil {
+		return MessagePage{}, fmt.Errorf("list messages of %s: %w", session, err)
+	}
+	page := MessagePage{Messages: ms}
+	if len(ms) > f.Limit {
+		page.Messages = ms[:f.Limit]
+		last := page.Messages[f.Limit-1]
+		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return page, nil
+}
+
+func encodeCursor(at time.Time, id core.MessageID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + string(id)))
+}
+
+func decodeCursor(c string) (time.Time, core.MessageID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("%w: malformed cursor", core.ErrInvalid)
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return time.Time{}, "", fmt.Errorf("%w: malformed cursor", core.ErrInvalid)
+	}
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("%w: malformed cursor", core.ErrInvalid)
+	}
+	return normalize(at), core.MessageID(id), nil
+}

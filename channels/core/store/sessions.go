@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/28web/hub/channels/core"
+)
+
+// SessionRow is the registry's record of a session: what the API created, and the last status
+// the channel reported. The channel owns the live state; this row outlives process restarts
+// and carries the API-level settings (webhooks).
+type SessionRow struct {
+	bun.BaseModel `bun:"table:sessions"`
+
+	ID          core.SessionID     `bun:"id,pk"`
+	Channel     core.Channel       `bun:"channel,notnull"`
+	Status      core.SessionStatus `bun:"status,notnull"`
+	JID         string             `bun:"jid,nullzero"`
+	LID         string             `bun:"lid,nullzero"`
+	Phone       string             `bun:"phone,nullzero"`
+	PushName    string             `bun:"push_name,nullzero"`
+	Reason      string             `bun:"reason,nullzero"`
+	CreatedAt   time.Time          `bun:"created_at,notnull"`
+	UpdatedAt   time.Time          `bun:"updated_at,notnull"`
+	PairedAt    *time.Time         `bun:"paired_at"`
+	ConnectedAt *time.Time         `bun:"connected_at"`
+	LastSeenAt  *time.Time         `bun:"last_seen_at"`
+	BannedUntil *time.Time         `bun:"banned_until"`
+}
+
+// CreateSession inserts a new registry row; an existing id yields core.ErrConflict.
+func (s *Store) CreateSession(ctx context.Context, row SessionRow) error {
+	t := now()
+	row.CreatedAt, row.UpdatedAt = t, t
+	if _, err := s.db.NewInsert().Model(&row).Exec(ctx); err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("session %s: %w", row.ID, core.ErrConflict)
+		}
+		return fmt.Errorf("insert session %s: %w", row.ID, err)
+	}
+	return nil
+}
+
+// Session returns one row, or core.ErrNotFound.
+func (s *Store) Session(ctx context.Context, id core.SessionID) (SessionRow, error) {
+	var row SessionRow
+	err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SessionRow{}, fmt.Errorf("session %s: %w", id, core.ErrNotFound)
+	}
+	if err != nil {
+		return SessionRow{}, fmt.Errorf("select session %s: %w", id, err)
+	}
+	return row, nil
+}
+
+// SessionExists returns nil for a registered session and core.ErrNotFound otherwise.
+func (s *Store) SessionExists(ctx context.Context, id core.SessionID) error {
+	ok, err := s.db.NewSelect().Model((*SessionRow)(nil)).Where("id = ?", id).Exists(ctx)
+	if err != nil {
+		return fmt.Errorf("check session %s: %w", id, err)
+	}
+	if !ok {
+		return fmt.Errorf("session %s: %w", id, core.ErrNotFound)
+	}
+	return nil
+}
+
+// Sessions lists every row ordered by id.
+func (s *Store) Sessions(ctx context.Context) ([]SessionRow, error) {
+	var rows []SessionRow
+	if err := s.db.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return rows, nil
+}
+
+// DeleteSession removes the row and, by cascade, its messages and contacts.
+func (s *Store) DeleteSession(ctx context.Context, id core.SessionID) error {
+	res, err := s.db.NewDelete().Model((*SessionRow)(nil)).Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("session %s: %w", id, core.ErrNotFound)
+	}
+	return nil
+}
+
+// ApplySession records what the channel reports of a session (status, account, reason).
+// Unknown sessions are ignored: the channel may report on a session deleted a moment ago.
+func (s *Store) ApplySession(ctx context.Context, sess core.Session) error {
+	t := now()
+	q := s.db.NewUpdate().Model((*SessionRow)(nil)).
+		Set("status = ?", sess.Status).
+		Set("reason = ?", nullString(sess.Reason)).
+		Set("updated_at = ?", t).
+		Set("banned_until = ?", sess.BannedUntil).
+		Where("id = ?", sess.ID)
+	if sess.Account != "" {
+		q = q.Set("jid = ?", string(sess.Account))
+	}
+	if sess.AccountLID != "" {
+		q = q.Set("lid = ?", string(sess.AccountLID))
+	}
+	if sess.PushName != "" {
+		q = q.Set("push_name = ?", sess.PushName)
+	}
+	if sess.Status == core.StatusConnected {
+		q = q.Set("connected_at = ?", t).Set("last_seen_at = ?", t).Set("paired_at = COALESCE(paired_at, ?)", t)
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("update session %s: %w", sess.ID, err)
+	}
+	return nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,228 @@
+package store_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/migrations"
+	"github.com/28web/hub/platform/db"
+	"github.com/28web/hub/platform/db/dbtest"
+)
+
+func newStore(t *testing.T, d *db.DB) *store.Store {
+	s := store.New(d.Bun())
+	require.NoError(t, s.CreateSession(t.Context(), store.SessionRow{ID: "s1", Channel: "fake", Status: core.StatusQRCode}))
+	return s
+}
+
+func outbound(id string, text string) store.Message {
+	payload, _ := json.Marshal(core.OutgoingMessage{ID: core.MessageID(id), To: "123", Type: core.MessageText, Text: text})
+	return store.Message{SessionID: "s1", ID: core.MessageID(id), ChatID: "123", Type: core.MessageText, Body: text, Payload: payload}
+}
+
+func TestSessions(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		err := s.CreateSession(ctx, store.SessionRow{ID: "s1", Channel: "fake", Status: core.StatusQRCode})
+		require.ErrorIs(t, err, core.ErrConflict)
+		require.NoError(t, s.SessionExists(ctx, "s1"))
+		require.ErrorIs(t, s.SessionExists(ctx, "nope"), core.ErrNotFound)
+
+		require.NoError(t, s.ApplySession(ctx, core.Session{ID: "s1", Status: core.StatusConnected, Account: "5511@s.whatsapp.net", AccountLID: "99@lid"}))
+		row, err := s.Session(ctx, "s1")
+		require.NoError(t, err)
+		require.Equal(t, core.StatusConnected, row.Status)
+		require.Equal(t, "5511@s.whatsapp.net", row.JID)
+		require.NotNil(t, row.PairedAt)
+
+		require.NoError(t, s.ApplySession(ctx, core.Session{ID: "unknown", Status: core.StatusConnected}), "unknown sessions are ignored")
+
+		_, _, err = s.AcceptOutbound(ctx, outbound("M1", "x"))
+		require.NoError(t, err)
+		require.NoError(t, s.DeleteSession(ctx, "s1"))
+		_, err = s.Message(ctx, "s1", "M1")
+		require.ErrorIs(t, err, core.ErrNotFound, "messages go with their session")
+		require.ErrorIs(t, s.DeleteSession(ctx, "s1"), core.ErrNotFound)
+	}, migrations.Core)
+}
+
+func TestIdempotentAccept(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		m := outbound("M1", "hello")
+		m.IdempotencyKey, m.RequestHash = "key-1", "hash-a"
+		first, created, err := s.AcceptOutbound(ctx, m)
+		require.NoError(t, err)
+		require.True(t, created)
+		require.Equal(t, core.MessageStatusQueued, first.Status)
+
+		replay := outbound("M2", "hello")
+		replay.IdempotencyKey, replay.RequestHash = "key-1", "hash-a"
+		again, created, err := s.AcceptOutbound(ctx, replay)
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, core.MessageID("M1"), again.ID, "the first result is returned")
+
+		other := outbound("M3", "different")
+		other.IdempotencyKey, other.RequestHash = "key-1", "hash-b"
+		_, _, err = s.AcceptOutbound(ctx, other)
+		require.ErrorIs(t, err, store.ErrIdempotencyMismatch)
+		require.ErrorIs(t, err, core.ErrInvalid)
+
+		_, _, err = s.AcceptOutbound(ctx, outbound("M1", "dup id"))
+		require.ErrorIs(t, err, core.ErrConflict)
+	}, migrations.Core)
+}
+
+func TestLifecycleMovesForwardOnly(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		_, _, err := s.AcceptOutbound(ctx, outbound("M1", "hi"))
+		require.NoError(t, err)
+
+		m, needs, err := s.StartAttempt(ctx, "s1", "M1")
+		require.NoError(t, err)
+		require.True(t, needs)
+		require.Equal(t, 1, m.Attempts)
+
+		// A fast receipt may land before the sender records the send.
+		moved, err := s.ApplyAck(ctx, "s1", "M1", core.AckReceived, time.Now())
+		require.NoError(t, err)
+		require.True(t, moved)
+		require.NoError(t, s.MarkSent(ctx, "s1", "M1", "123@s.whatsapp.net", time.Now()))
+		m, err = s.Message(ctx, "s1", "M1")
+		require.NoError(t, err)
+		require.Equal(t, core.MessageStatusDelivered, m.Status, "sent never downgrades delivered")
+		require.Equal(t, core.ChatID("123@s.whatsapp.net"), m.ChatID)
+		require.NotNil(t, m.SentAt)
+
+		_, needs, err = s.StartAttempt(ctx, "s1", "M1")
+		require.NoError(t, err)
+		require.False(t, needs, "a sent message is not sent again")
+
+		moved, err = s.ApplyAck(ctx, "s1", "M1", core.AckRead, time.Now())
+		require.NoError(t, err)
+		require.True(t, moved)
+		moved, err = s.ApplyAck(ctx, "s1", "M1", core.AckReceived, time.Now())
+		require.NoError(t, err)
+		require.False(t, moved, "a late delivery receipt does not undo read")
+		m, err = s.Message(ctx, "s1", "M1")
+		require.NoError(t, err)
+		require.Equal(t, core.MessageStatusRead, m.Status)
+		require.NotNil(t, m.ReadAt)
+
+		_, _, err = s.AcceptOutbound(ctx, outbound("M2", "doomed"))
+		require.NoError(t, err)
+		require.NoError(t, s.MarkFailed(ctx, "s1", "M2", "not on WhatsApp"))
+		m, err = s.Message(ctx, "s1", "M2")
+		require.NoError(t, err)
+		require.Equal(t, core.MessageStatusFailed, m.Status)
+		require.Equal(t, "not on WhatsApp", m.Error)
+	}, migrations.Core)
+}
+
+func TestPendingAndScheduled(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		later := time.Now().Add(time.Hour)
+		_, _, err := s.AcceptOutbound(ctx, outbound("NOW", "a"))
+		require.NoError(t, err)
+		sched := outbound("LATER", "b")
+		sched.SendAt = &later
+		_, _, err = s.AcceptOutbound(ctx, sched)
+		require.NoError(t, err)
+
+		due, err := s.Pending(ctx, time.Now(), 10)
+		require.NoError(t, err)
+		require.Len(t, due, 1)
+		require.Equal(t, core.MessageID("NOW"), due[0].ID)
+
+		next, ok, err := s.NextScheduled(ctx, time.Now())
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.WithinDuration(t, later, next, time.Millisecond)
+
+		due, err = s.Pending(ctx, later.Add(time.Second), 10)
+		require.NoError(t, err)
+		require.Len(t, due, 2)
+	}, migrations.Core)
+}
+
+func TestListMessagesPagesAndFilters(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		for i := range 7 {
+			_, _, err := s.AcceptOutbound(ctx, outbound(fmt.Sprintf("OUT%d", i), "x"))
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.RecordMessage(ctx, store.Message{SessionID: "s1", ID: "IN1", ChatID: "999", Direction: core.DirectionIn,
+			Status: core.MessageStatusReceived, Type: core.MessageText, Body: "incoming"}))
+		require.NoError(t, s.RecordMessage(ctx, store.Message{SessionID: "s1", ID: "IN1", ChatID: "999", Direction: core.DirectionIn,
+			Status: core.MessageStatusReceived, Type: core.MessageText, Body: "again"}), "re-recording is a no-op")
+
+		var seen []core.MessageID
+		cursor := ""
+		for {
+			page, err := s.ListMessages(ctx, "s1", store.MessageFilter{Limit: 3, Cursor: cursor})
+			require.NoError(t, err)
+			for _, m := range page.Messages {
+				seen = append(seen, m.ID)
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+		require.Len(t, seen, 8, "every message exactly once across pages")
+		require.Equal(t, core.MessageID("IN1"), seen[0], "newest first")
+
+		page, err := s.ListMessages(ctx, "s1", store.MessageFilter{Direction: core.DirectionIn})
+		require.NoError(t, err)
+		require.Len(t, page.Messages, 1)
+		require.Equal(t, "incoming", page.Messages[0].Body)
+
+		page, err = s.ListMessages(ctx, "s1", store.MessageFilter{ChatID: "123", Status: core.MessageStatusQueued, Since: time.Now().Add(-time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, page.Messages, 7)
+
+		_, err = s.ListMessages(ctx, "s1", store.MessageFilter{Cursor: "!!!"})
+		require.ErrorIs(t, err, core.ErrInvalid)
+
+		prev, err := s.ApplyEdit(ctx, "s1", "IN1", "edited", time.Now())
+		require.NoError(t, err)
+		require.Equal(t, "incoming", prev)
+		body, err := s.Body(ctx, "s1", "IN1")
+		require.NoError(t, err)
+		require.Equal(t, "edited", body)
+		require.NoError(t, s.ApplyRevoke(ctx, "s1", "IN1", time.Now()))
+		m, err := s.Message(ctx, "s1", "IN1")
+		require.NoError(t, err)
+		require.NotNil(t, m.RevokedAt)
+	}, migrations.Core)
+}
+
+func TestContacts(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		require.NoError(t, s.UpsertContacts(ctx, "s1", []core.Contact{{ID: "b@s", PushName: "Bee", OnWhatsApp: true}, {ID: "a@s", Phone: "1"}}))
+		require.NoError(t, s.UpsertContacts(ctx, "s1", []core.Contact{{ID: "a@s", Phone: "1", PushName: "Ay", LID: "9@lid", OnWhatsApp: true}}))
+		cs, err := s.Contacts(ctx, "s1")
+		require.NoError(t, err)
+		require.Len(t, cs, 2)
+		require.Equal(t, core.ChatID("a@s"), cs[0].ID)
+		require.Equal(t, "Ay", cs[0].PushName)
+		require.Equal(t, core.ChatID("9@lid"), cs[0].LID)
+	}, migrations.Core)
+}

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS whatsapp_media;
+--bun:split
+DROP TABLE IF EXISTS whatsapp_sessions;
