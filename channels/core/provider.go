@@ -155,3 +155,10 @@ func Capabilities(p Provider) []string {
 
 // IsNotSupported reports whether err says a capability is missing.
 func IsNotSupported(err error) bool { return errors.Is(err, ErrNotSupported) }
+
+// MessageIDGenerator makes message ids in the channel's own wire format, so that the send
+// pipeline can assign a message's id when it accepts it, before the first attempt.
+type MessageIDGenerator interface {
+	// NewMessageID returns a fresh id. It must not do network calls.
+	NewMessageID() MessageID
+}

@@ -1,0 +1,433 @@
+// Package pipeline is the asynchronous send path: Accept stores a message as queued and publishes
+// a SendMessage command; the session's owner consumes the command and sends through the Provider
+// with per-session order, a global concurrency bound, optional per-session pacing, and retries
+// with exponential backoff before marking the message failed.
+//
+// The database row, not the bus message, is the source of truth: a message accepted before a
+// crash is found again by the recovery scan and sent after the restart. It is sent with the id it
+// was accepted with, so a retry after a crash that happened mid-send reaches the recipient once.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mathrand "math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/eventbus"
+	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/platform/bus"
+	"github.com/28web/hub/platform/log"
+)
+
+// ConsumerGroup is the bus consumer group of the senders.
+const ConsumerGroup = "sender"
+
+// Pipeline accepts and sends messages. Create it with New, then Start it.
+type Pipeline struct {
+	cfg      Config
+	store    *store.Store
+	provider core.Provider
+	bus      *bus.Bus
+	sink     core.EventSink
+	logger   *slog.Logger
+	metrics  *Metrics
+
+	sem  chan struct{}
+	wake chan struct{}
+
+	mu       sync.Mutex
+	sessions map[core.SessionID]*sessionQueue
+	depth    int
+
+	// runCtx is cancelled by Stop; drainers and the recovery loop run under it.
+	runCtx context.Context
+	cancel context.CancelFunc
+	router *bus.Router
+	wg     sync.WaitGroup
+}
+
+// sessionQueue is one session's FIFO of message ids waiting to be sent. A goroutine drains it
+// while it is non-empty; idle sessions cost no goroutine.
+type sessionQueue struct {
+	ids     []core.MessageID
+	pending map[core.MessageID]bool
+	running bool
+	// notBefore is when pacing allows the session's next send.
+	notBefore time.Time
+}
+
+// New returns a pipeline. metrics may be nil.
+func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink core.EventSink, logger *slog.Logger, metrics *Metrics) (*Pipeline, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("send pipeline: %w", err)
+	}
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	return &Pipeline{
+		cfg: cfg, store: st, provider: provider, bus: b, sink: sink, logger: logger, metrics: metrics,
+		sem: make(chan struct{}, cfg.Concurrency), wake: make(chan struct{}, 1),
+		sessions: map[core.SessionID]*sessionQueue{}, runCtx: context.Background(),
+	}, nil
+}
+
+// AcceptRequest is one send as the API received it.
+type AcceptRequest struct {
+	Session core.SessionID
+	Message core.OutgoingMessage
+	// IdempotencyKey, when set, makes a repeated request return the first result.
+	IdempotencyKey string
+	// RequestHash identifies the request body that used IdempotencyKey.
+	RequestHash string
+}
+
+// Accept validates nothing beyond the session's existence (the API validated the content),
+// stores the message as queued and publishes its command. It returns the stored message and
+// whether this call created it (false: an idempotent replay). Once it returns without error the
+// message will be sent, even across a crash.
+func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message, bool, error) {
+	if err := p.store.SessionExists(ctx, req.Session); err != nil {
+		return store.Message{}, false, err
+	}
+	msg := req.Message
+	msg.ID = p.newMessageID()
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return store.Message{}, false, fmt.Errorf("encode message: %w", err)
+	}
+	row := store.Message{
+		SessionID: req.Session, ID: msg.ID, ChatID: core.ChatID(msg.To), Type: msg.Type, Body: msg.Text,
+		Payload: payload, IdempotencyKey: req.IdempotencyKey, RequestHash: req.RequestHash, SendAt: msg.SendAt,
+	}
+	stored, created, err := p.store.AcceptOutbound(ctx, row)
+	if err != nil || !created {
+		return stored, created, err
+	}
+	p.metrics.countAccepted()
+	if stored.SendAt != nil && stored.SendAt.After(time.Now()) {
+		p.poke()
+		return stored, true, nil
+	}
+	cmd, err := eventbus.EncodeCommand(string(stored.ID), core.SendMessageCommand{SessionID: req.Session, Message: msg})
+	if err == nil {
+		err = p.bus.Publisher().Publish(core.TopicSendMessage, cmd)
+	}
+	if err != nil {
+		// The row is durable: the recovery scan sends it. Accepting stays true.
+		p.logger.Warn("publish send command; the recovery scan will send it", slog.String(log.SessionKey, string(req.Session)),
+			slog.String("messageId", string(stored.ID)), log.ErrorAttr(err))
+		p.poke()
+	}
+	return stored, true, nil
+}
+
+func (p *Pipeline) newMessageID() core.MessageID {
+	if g, ok := p.provider.(core.MessageIDGenerator); ok {
+		return g.NewMessageID()
+	}
+	b := make([]byte, 10)
+	_, _ = rand.Read(b) // crypto/rand never fails since Go 1.24
+	return core.MessageID(strings.ToUpper(hex.EncodeToString(b)))
+}
+
+// poke wakes the recovery loop (a scheduled message was accepted, or a publish failed).
+func (p *Pipeline) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start consumes send commands and starts the recovery loop, which first re-queues every
+// accepted message a previous run left unsent.
+func (p *Pipeline) Start(ctx context.Context) error {
+	router, err := p.bus.NewRouter()
+	if err != nil {
+		return err
+	}
+	if err := router.Handle(core.TopicSendMessage, ConsumerGroup, p.handleCommand); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.mu.Lock()
+	p.runCtx, p.cancel, p.router = runCtx, cancel, router
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		if err := router.Run(runCtx); err != nil {
+			p.logger.Error("send router stopped", log.ErrorAttr(err))
+		}
+	})
+	select {
+	case <-router.Running():
+	case <-ctx.Done():
+		cancel()
+		return fmt.Errorf("start send router: %w", ctx.Err())
+	}
+	p.wg.Go(func() { p.recoveryLoop(runCtx) })
+	return nil
+}
+
+// Stop stops consuming and waits for sends in flight. Messages still queued stay in the
+// database and are sent by the next run.
+func (p *Pipeline) Stop(ctx context.Context) error {
+	if p.cancel == nil {
+		return nil
+	}
+	p.cancel()
+	if err := p.router.Close(); err != nil {
+		p.logger.Warn("close send router", log.ErrorAttr(err))
+	}
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop send pipeline: %w", ctx.Err())
+	}
+}
+
+func (p *Pipeline) handleCommand(msg *message.Message) error {
+	cmd, err := eventbus.DecodeCommand[core.SendMessageCommand](msg)
+	if err != nil {
+		return err
+	}
+	p.enqueue(cmd.SessionID, cmd.Message.ID)
+	return nil
+}
+
+// recoveryLoop re-queues accepted messages nothing is sending: at start (left by a crash), when
+// a scheduled message falls due, when poked, and every ScanInterval.
+func (p *Pipeline) recoveryLoop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-p.wake:
+		}
+		wait := p.cfg.ScanInterval
+		if p.requeueDue(ctx) {
+			// More were due than one scan takes: continue soon, once these are on their way.
+			wait = time.Second
+		}
+		if next, ok, err := p.store.NextScheduled(ctx, time.Now()); err != nil {
+			if ctx.Err() == nil {
+				p.logger.Warn("look up scheduled messages", log.ErrorAttr(err))
+			}
+		} else if ok {
+			wait = min(wait, max(time.Until(next), 0))
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// scanBatch bounds how many due messages one recovery scan queues.
+const scanBatch = 1000
+
+// requeueDue queues the oldest due messages; it reports whether the batch was full.
+func (p *Pipeline) requeueDue(ctx context.Context) bool {
+	due, err := p.store.Pending(ctx, time.Now(), scanBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.logger.Warn("scan pending messages", log.ErrorAttr(err))
+		}
+		return false
+	}
+	for _, m := range due {
+		p.enqueue(m.SessionID, m.ID)
+	}
+	return len(due) == scanBatch
+}
+
+// enqueue adds a message to its session's queue unless it is already waiting there, and starts
+// the session's drainer if none runs.
+func (p *Pipeline) enqueue(session core.SessionID, id core.MessageID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.sessions[session]
+	if q == nil {
+		q = &sessionQueue{pending: map[core.MessageID]bool{}}
+		p.sessions[session] = q
+	}
+	if q.pending[id] {
+		return
+	}
+	q.pending[id] = true
+	q.ids = append(q.ids, id)
+	p.depth++
+	p.metrics.depth.Set(float64(p.depth))
+	if !q.running {
+		q.running = true
+		ctx := p.runCtx
+		p.wg.Go(func() { p.drain(ctx, session, q) })
+	}
+}
+
+// drain sends a session's queued messages one at a time, in order.
+func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *sessionQueue) {
+	for {
+		p.mu.Lock()
+		if len(q.ids) == 0 {
+			q.running = false
+			if q.notBefore.Before(time.Now()) {
+				delete(p.sessions, session)
+			}
+			p.mu.Unlock()
+			return
+		}
+		id := q.ids[0]
+		q.ids = q.ids[1:]
+		notBefore := q.notBefore
+		p.mu.Unlock()
+
+		if wait := time.Until(notBefore); wait > 0 && !sleep(ctx, wait) {
+			p.finish(q, id)
+			continue
+		}
+		p.process(ctx, session, id)
+
+		p.mu.Lock()
+		if p.cfg.PerSessionPerMinute > 0 {
+			q.notBefore = time.Now().Add(p.pacingInterval())
+		}
+		p.mu.Unlock()
+		p.finish(q, id)
+	}
+}
+
+func (p *Pipeline) finish(q *sessionQueue, id core.MessageID) {
+	p.mu.Lock()
+	delete(q.pending, id)
+	p.depth--
+	p.metrics.depth.Set(float64(p.depth))
+	p.mu.Unlock()
+}
+
+func (p *Pipeline) pacingInterval() time.Duration {
+	base := float64(time.Minute) / float64(p.cfg.PerSessionPerMinute)
+	spread := 1 + p.cfg.PacingJitter*(2*mathrand.Float64()-1)
+	return time.Duration(base * spread)
+}
+
+// process sends one message with retries.
+func (p *Pipeline) process(ctx context.Context, session core.SessionID, id core.MessageID) {
+	attrs := []any{slog.String(log.SessionKey, string(session)), slog.String("messageId", string(id))}
+	for {
+		row, needs, err := p.store.StartAttempt(ctx, session, id)
+		if errors.Is(err, core.ErrNotFound) || (err == nil && !needs) {
+			return // deleted with its session, or already sent, acknowledged or failed
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.logger.Warn("start send attempt", append(attrs, log.ErrorAttr(err))...)
+			if !sleep(ctx, p.cfg.InitialBackoff) {
+				return
+			}
+			continue
+		}
+		if row.SendAt != nil && row.SendAt.After(time.Now()) {
+			return // scheduled: the recovery loop queues it when due
+		}
+		out, err := row.Outgoing()
+		if err != nil {
+			p.fail(ctx, row, err)
+			return
+		}
+
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		res, err := p.provider.SendMessage(ctx, session, out)
+		<-p.sem
+
+		if err == nil {
+			if err := p.store.MarkSent(ctx, session, id, res.ChatID, res.Timestamp); err != nil {
+				p.logger.Error("record sent message", append(attrs, log.ErrorAttr(err))...)
+			}
+			from := row.CreatedAt
+			if row.SendAt != nil {
+				from = *row.SendAt
+			}
+			p.metrics.observeSent(time.Since(from))
+			return
+		}
+		if ctx.Err() != nil {
+			return // stopping: the message stays queued for the next run
+		}
+		if permanent(err) || row.Attempts >= p.cfg.MaxAttempts {
+			p.fail(ctx, row, err)
+			return
+		}
+		p.metrics.retries.Inc()
+		p.logger.Info("send failed; retrying", append(attrs, slog.Int("attempt", row.Attempts), log.ErrorAttr(err))...)
+		_ = p.store.RecordError(ctx, session, id, err.Error())
+		if !sleep(ctx, p.backoff(row.Attempts)) {
+			return
+		}
+	}
+}
+
+// permanent errors are not retried: the content or recipient is wrong, the session is gone, or
+// the channel cannot do it.
+func permanent(err error) bool {
+	return errors.Is(err, core.ErrInvalid) || errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrNotSupported)
+}
+
+func (p *Pipeline) backoff(attempt int) time.Duration {
+	d := p.cfg.InitialBackoff << max(attempt-1, 0)
+	if d <= 0 || d > p.cfg.MaxBackoff {
+		d = p.cfg.MaxBackoff
+	}
+	// ±20 % jitter so that sessions failing together do not retry together.
+	return time.Duration(float64(d) * (0.8 + 0.4*mathrand.Float64()))
+}
+
+func (p *Pipeline) fail(ctx context.Context, row store.Message, cause error) {
+	p.metrics.countFailed()
+	attrs := []any{slog.String(log.SessionKey, string(row.SessionID)), slog.String("messageId", string(row.ID)), log.ErrorAttr(cause)}
+	p.logger.Warn("message failed", attrs...)
+	if err := p.store.MarkFailed(ctx, row.SessionID, row.ID, cause.Error()); err != nil {
+		p.logger.Error("record failed message", append(attrs, slog.String("storeError", err.Error()))...)
+	}
+	ev := core.NewEvent(row.SessionID, &core.MessageFailedEvent{ID: row.ID, To: string(row.ChatID), Error: cause.Error(), Attempts: row.Attempts})
+	if err := p.sink.Publish(ctx, ev); err != nil {
+		p.logger.Error("publish message_failed", append(attrs, slog.String("publishError", err.Error()))...)
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether the full wait elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
