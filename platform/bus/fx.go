@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -32,4 +33,37 @@ func NewFx(lc fx.Lifecycle, cfg Config, logger *slog.Logger) (*Bus, error) {
 		return nil
 	}))
 	return b, nil
+}
+
+// RunRouter runs r for the app's lifetime: started (and running) before OnStart returns, closed
+// on stop, waiting for handlers in flight. Register its handlers before the app starts.
+func RunRouter(lc fx.Lifecycle, r *Router, logger *slog.Logger) {
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			go func() {
+				defer close(done)
+				if err := r.Run(context.Background()); err != nil {
+					logger.Error("bus router stopped", slog.String("error", err.Error()))
+				}
+			}()
+			select {
+			case <-r.Running():
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("start bus router: %w", ctx.Err())
+			}
+		},
+		OnStop: func(ctx context.Context) error {
+			if err := r.Close(); err != nil {
+				return fmt.Errorf("close bus router: %w", err)
+			}
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("stop bus router: %w", ctx.Err())
+			}
+		},
+	})
 }

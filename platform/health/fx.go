@@ -14,13 +14,16 @@ const ChecksGroup = "health_checks"
 type Params struct {
 	fx.In
 
-	Version string  `name:"version"`
-	Checks  []Check `group:"health_checks"`
+	Version  string  `name:"version"`
+	DiskPath string  `name:"data_dir"`
+	Checks   []Check `group:"health_checks"`
 }
 
 // Module provides the *Registry from every Check in ChecksGroup and registers the operations.
 var Module = fx.Module("health",
-	fx.Provide(func(p Params) *Registry { return NewRegistry(p.Version, 5*time.Second, p.Checks...) }),
+	fx.Provide(func(p Params) (*Registry, error) {
+		return NewRegistry(p.Version, 5*time.Second, p.DiskPath, p.Checks...)
+	}),
 	fx.Invoke(func(api huma.API, r *Registry) { Register(api, r) }),
 )
 

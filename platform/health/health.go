@@ -30,14 +30,21 @@ type Registry struct {
 	started time.Time
 	version string
 	timeout time.Duration
+	system  *systemProbe
 
 	mu     sync.RWMutex
 	checks []Check
 }
 
-// NewRegistry returns a registry with the given checks; each probe gets timeout.
-func NewRegistry(version string, timeout time.Duration, checks ...Check) *Registry {
-	return &Registry{started: time.Now(), version: version, timeout: timeout, checks: checks}
+// NewRegistry returns a registry with the given checks; each probe gets timeout. diskPath is the
+// directory whose disk /health/system reports (the data directory).
+func NewRegistry(version string, timeout time.Duration, diskPath string, checks ...Check) (*Registry, error) {
+	started := time.Now()
+	sys, err := newSystemProbe(started, diskPath)
+	if err != nil {
+		return nil, err
+	}
+	return &Registry{started: started, version: version, timeout: timeout, system: sys, checks: checks}, nil
 }
 
 // Add registers another check.
@@ -105,6 +112,8 @@ func (r *Registry) Probe(ctx context.Context) Detailed {
 
 type livenessOutput struct{ Body Liveness }
 
+type systemOutput struct{ Body System }
+
 type detailedOutput struct {
 	Status int `json:"-"`
 	Body   Detailed
@@ -133,5 +142,16 @@ func Register(api huma.API, r *Registry) {
 			status = http.StatusServiceUnavailable
 		}
 		return &detailedOutput{Status: status, Body: d}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "getHealthSystem", Method: http.MethodGet, Path: "/health/system", Tags: []string{"Health"},
+		Summary:     "Process and machine resources",
+		Description: "CPU, memory, disk of the data directory, goroutines and uptime.",
+	}, func(ctx context.Context, _ *struct{}) (*systemOutput, error) {
+		sys, err := r.system.read(ctx)
+		if err != nil {
+			return nil, huma.Error503ServiceUnavailable(err.Error())
+		}
+		return &systemOutput{Body: sys}, nil
 	})
 }

@@ -199,11 +199,15 @@ func (s *Store) ApplyAck(ctx context.Context, session core.SessionID, id core.Me
 }
 
 // RecordMessage stores a message the channel reported (incoming, or sent from the phone).
-// Re-reporting the same message changes nothing.
+// Re-reporting the same message changes nothing, and a message of a session deleted meanwhile
+// is dropped.
 func (s *Store) RecordMessage(ctx context.Context, m Message) error {
 	t := now()
 	m.CreatedAt, m.UpdatedAt = t, t
 	if _, err := s.db.NewInsert().Model(&m).On("CONFLICT (session_id, id) DO NOTHING").Exec(ctx); err != nil {
+		if isForeignKeyViolation(err) {
+			return nil
+		}
 		return fmt.Errorf("record message %s: %w", m.ID, err)
 	}
 	return nil
@@ -340,4 +344,14 @@ func decodeCursor(c string) (time.Time, core.MessageID, error) {
 		return time.Time{}, "", fmt.Errorf("%w: malformed cursor", core.ErrInvalid)
 	}
 	return normalize(at), core.MessageID(id), nil
+}
+
+// CountQueued counts a session's accepted outbound messages not yet sent.
+func (s *Store) CountQueued(ctx context.Context, session core.SessionID) (int, error) {
+	n, err := s.db.NewSelect().Model((*Message)(nil)).
+		Where("session_id = ? AND status = ? AND direction = ?", session, core.MessageStatusQueued, core.DirectionOut).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count queued messages of %s: %w", session, err)
+	}
+	return int(n), nil
 }

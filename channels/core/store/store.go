@@ -43,3 +43,17 @@ func isUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// isForeignKeyViolation recognises a reference to a missing row (a session deleted meanwhile).
+func isForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var coded interface{ SQLState() string }
+	if errors.As(err, &coded) && coded.SQLState() == "23503" {
+		return true
+	}
+	var sqliteErr interface{ Code() int }
+	// SQLITE_CONSTRAINT_FOREIGNKEY (787).
+	return errors.As(err, &sqliteErr) && sqliteErr.Code() == 787
+}

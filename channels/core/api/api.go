@@ -1,0 +1,71 @@
+// Package api is the gateway's REST API over the channel contract: sessions, login, messages,
+// contacts and session health, registered on a huma API. Handlers return the core's sentinel
+// errors; the httpserver ErrorMapper turns them into RFC 9457 problems, so a missing capability
+// answers 501 and an unknown session 404 everywhere alike.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/pipeline"
+	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/platform/httpserver"
+)
+
+// Prefix is the base path of the versioned API.
+const Prefix = "/api/v1"
+
+// Deps are what the operations work with.
+type Deps struct {
+	Provider core.Provider
+	Store    *store.Store
+	Pipeline *pipeline.Pipeline
+	Errors   *httpserver.ErrorMapper
+	Logger   *slog.Logger
+}
+
+// Handlers holds the operations' dependencies.
+type Handlers struct {
+	Deps
+}
+
+// Register adds every operation to api.
+func Register(api huma.API, d Deps) {
+	h := &Handlers{Deps: d}
+	h.registerSessions(api)
+	h.registerMessages(api)
+	h.registerContacts(api)
+	h.registerHealth(api)
+}
+
+// Tags group operations in the reference.
+const (
+	tagSessions = "Sessions"
+	tagMessages = "Messages"
+	tagContacts = "Contacts"
+	tagHealth   = "Health"
+)
+
+func op(id, method, path, tag, summary, description string, status int) huma.Operation {
+	return huma.Operation{
+		OperationID: id, Method: method, Path: Prefix + path, Tags: []string{tag},
+		Summary: summary, Description: description, DefaultStatus: status,
+	}
+}
+
+// withErrors documents the problem responses an operation can give besides 401/429/422/500.
+func withErrors(o huma.Operation, statuses ...int) huma.Operation {
+	o.Errors = append(o.Errors, statuses...)
+	return o
+}
+
+var (
+	notFound       = http.StatusNotFound
+	conflict       = http.StatusConflict
+	notImplemented = http.StatusNotImplemented
+	unavailable    = http.StatusServiceUnavailable
+)

@@ -1,0 +1,54 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/platform/httpserver"
+)
+
+type contactsOutput struct {
+	Body struct {
+		Contacts []core.Contact `json:"contacts"`
+	}
+}
+
+func (h *Handlers) registerContacts(api huma.API) {
+	huma.Register(api, withErrors(op("listContacts", http.MethodGet, "/sessions/{id}/contacts", tagContacts, "List contacts",
+		"The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel.", 0), notFound),
+		httpserver.Handle(h.Errors, h.listContacts))
+	huma.Register(api, withErrors(op("syncContacts", http.MethodPost, "/sessions/{id}/contacts/sync", tagContacts, "Sync contacts",
+		"Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them.", 0), notFound, conflict),
+		httpserver.Handle(h.Errors, h.syncContacts))
+}
+
+func (h *Handlers) listContacts(ctx context.Context, in *SessionPath) (*contactsOutput, error) {
+	cs, err := h.Provider.Contacts(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return contactsBody(cs), nil
+}
+
+func (h *Handlers) syncContacts(ctx context.Context, in *SessionPath) (*contactsOutput, error) {
+	cs, err := h.Provider.SyncContacts(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Store.UpsertContacts(ctx, in.ID, cs); err != nil {
+		return nil, err
+	}
+	return contactsBody(cs), nil
+}
+
+func contactsBody(cs []core.Contact) *contactsOutput {
+	out := &contactsOutput{}
+	out.Body.Contacts = cs
+	if out.Body.Contacts == nil {
+		out.Body.Contacts = []core.Contact{}
+	}
+	return out
+}

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/platform/httpserver"
+	"github.com/28web/hub/platform/log"
+)
+
+// SessionPath is the {id} path parameter of every session operation.
+type SessionPath struct {
+	ID core.SessionID `path:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id, chosen at creation." example:"support-1"`
+}
+
+// Session is a session as the API shows it.
+type Session struct {
+	ID      core.SessionID     `json:"id" example:"support-1"`
+	Channel core.Channel       `json:"channel" example:"whatsapp"`
+	Status  core.SessionStatus `json:"status" enum:"connecting,qr_code,connected,disconnected,logged_out,banned,failed"`
+	// Account and AccountLID identify the logged-in account once paired.
+	Account     core.ChatID `json:"account,omitempty" example:"5511999990001@s.whatsapp.net" doc:"The account's phone-number address, once paired."`
+	AccountLID  core.ChatID `json:"accountLid,omitempty" example:"123456789012345@lid" doc:"The account's LID, when known."`
+	PushName    string      `json:"pushName,omitempty"`
+	Reason      string      `json:"reason,omitempty" doc:"Why the session last disconnected, failed or was logged out."`
+	BannedUntil *time.Time  `json:"bannedUntil,omitempty"`
+	CreatedAt   time.Time   `json:"createdAt"`
+	UpdatedAt   time.Time   `json:"updatedAt"`
+	ConnectedAt *time.Time  `json:"connectedAt,omitempty"`
+	// Capabilities are the optional operations this session's channel offers.
+	Capabilities []string `json:"capabilities" doc:"Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code)."`
+}
+
+func (h *Handlers) view(s core.Session) Session {
+	caps := core.Capabilities(h.Provider)
+	if caps == nil {
+		caps = []string{}
+	}
+	return Session{ID: s.ID, Channel: s.Channel, Status: s.Status, Account: s.Account, AccountLID: s.AccountLID,
+		PushName: s.PushName, Reason: s.Reason, BannedUntil: s.BannedUntil, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+		ConnectedAt: s.ConnectedAt, Capabilities: caps}
+}
+
+type createSessionInput struct {
+	Body struct {
+		ID core.SessionID `json:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id: letters, digits, '-' and '_'." example:"support-1"`
+	}
+}
+
+type sessionOutput struct {
+	Location string `header:"Location"`
+	Body     Session
+}
+
+type sessionsOutput struct {
+	Body struct {
+		Sessions []Session `json:"sessions"`
+	}
+}
+
+type emptyOutput struct{}
+
+type qrInput struct {
+	SessionPath
+	Format string `query:"format" enum:"json,image" default:"json" doc:"json: the QR as text and base64 PNG; image: the PNG itself."`
+}
+
+// QRCode is the current login QR of a session.
+type QRCode struct {
+	QR        string    `json:"qr" doc:"Raw QR text, to render yourself." example:"2@abc...,xyz...,...,..."`
+	Image     string    `json:"image" doc:"The QR as a base64 PNG data URL." example:"data:image/png;base64,iVBORw0KGgo..."`
+	ExpiresAt time.Time `json:"expiresAt" doc:"When WhatsApp rotates this code; a qr_code event announces the next."`
+}
+
+type qrOutput struct {
+	ContentType  string `header:"Content-Type"`
+	CacheControl string `header:"Cache-Control"`
+	Body         []byte
+}
+
+type pairingCodeInput struct {
+	SessionPath
+	Body struct {
+		Phone string `json:"phone" minLength:"8" maxLength:"32" pattern:"^\\+?[0-9][0-9 ().-]{6,30}$" doc:"The phone number of the account to link, international format." example:"+55 11 99999-0001"`
+	}
+}
+
+type pairingCodeOutput struct {
+	Body struct {
+		Code string `json:"code" doc:"Type it on the phone: Linked devices → Link with phone number." example:"ABCD-EFGH"`
+	}
+}
+
+func (h *Handlers) registerSessions(api huma.API) {
+	huma.Register(api, withErrors(op("createSession", http.MethodPost, "/sessions", tagSessions, "Create a session",
+		"Starts a new session. It answers at once with the session in its first status (connecting or qr_code); "+
+			"follow the login through GET /sessions/{id}/qr, the qr_code and session.status events.", http.StatusCreated), conflict, unavailable),
+		httpserver.Handle(h.Errors, h.createSession))
+	huma.Register(api, op("listSessions", http.MethodGet, "/sessions", tagSessions, "List sessions", "Every session with its current status.", 0),
+		httpserver.Handle(h.Errors, h.listSessions))
+	huma.Register(api, withErrors(op("getSession", http.MethodGet, "/sessions/{id}", tagSessions, "Get a session", "The session's current status.", 0), notFound),
+		httpserver.Handle(h.Errors, h.getSession))
+	huma.Register(api, withErrors(op("deleteSession", http.MethodDelete, "/sessions/{id}", tagSessions, "Delete a session",
+		"Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages.", http.StatusNoContent), notFound),
+		httpserver.Handle(h.Errors, h.deleteSession))
+	qrOp := withErrors(op("getSessionQR", http.MethodGet, "/sessions/{id}/qr", tagSessions, "Get the login QR code",
+		"The current QR of a session waiting to be paired, as text and PNG (format=json) or as image/png (format=image). "+
+			"404 until the first code is available, 409 once paired.", 0), notFound, conflict, notImplemented)
+	qrOp.Responses = map[string]*huma.Response{"200": {
+		Description: "The current QR code.",
+		Content: map[string]*huma.MediaType{
+			"application/json": {Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[QRCode](), true, "QRCode")},
+			"image/png":        {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}},
+		},
+	}}
+	huma.Register(api, qrOp, httpserver.Handle(h.Errors, h.getQR))
+	huma.Register(api, withErrors(op("requestPairingCode", http.MethodPost, "/sessions/{id}/pairing-code", tagSessions, "Link by phone number",
+		"Asks for a pairing code to type on the phone instead of scanning the QR.", 0), notFound, conflict, notImplemented),
+		httpserver.Handle(h.Errors, h.pairingCode))
+}
+
+func (h *Handlers) createSession(ctx context.Context, in *createSessionInput) (*sessionOutput, error) {
+	id := in.Body.ID
+	if err := id.Validate(); err != nil {
+		return nil, err
+	}
+	if err := h.Store.CreateSession(ctx, store.SessionRow{ID: id, Channel: h.Provider.Info().Channel, Status: core.StatusConnecting}); err != nil {
+		return nil, err
+	}
+	s, err := h.Provider.CreateSession(ctx, core.CreateSessionRequest{ID: id})
+	if err != nil {
+		// The registry row goes with the failed creation, so the id can be tried again.
+		if derr := h.Store.DeleteSession(context.WithoutCancel(ctx), id); derr != nil && !errors.Is(derr, core.ErrNotFound) {
+			h.Logger.Warn("remove registry row of failed session", slog.String(log.SessionKey, string(id)), log.ErrorAttr(derr))
+		}
+		return nil, err
+	}
+	return &sessionOutput{Location: Prefix + "/sessions/" + string(id), Body: h.view(s)}, nil
+}
+
+func (h *Handlers) listSessions(ctx context.Context, _ *struct{}) (*sessionsOutput, error) {
+	all, err := h.Provider.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &sessionsOutput{}
+	out.Body.Sessions = make([]Session, 0, len(all))
+	for _, s := range all {
+		out.Body.Sessions = append(out.Body.Sessions, h.view(s))
+	}
+	return out, nil
+}
+
+func (h *Handlers) getSession(ctx context.Context, in *SessionPath) (*sessionOutput, error) {
+	s, err := h.Provider.Session(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &sessionOutput{Body: h.view(s)}, nil
+}
+
+func (h *Handlers) deleteSession(ctx context.Context, in *SessionPath) (*emptyOutput, error) {
+	perr := h.Provider.DeleteSession(ctx, in.ID)
+	if perr != nil && !errors.Is(perr, core.ErrNotFound) {
+		return nil, perr
+	}
+	serr := h.Store.DeleteSession(ctx, in.ID)
+	if serr != nil && !errors.Is(serr, core.ErrNotFound) {
+		return nil, serr
+	}
+	if perr != nil && serr != nil {
+		return nil, fmt.Errorf("session %s: %w", in.ID, core.ErrNotFound)
+	}
+	return &emptyOutput{}, nil
+}
+
+func (h *Handlers) getQR(ctx context.Context, in *qrInput) (*qrOutput, error) {
+	qrl, err := core.As[core.QRLogin](h.Provider, core.CapabilityQRLogin)
+	if err != nil {
+		return nil, err
+	}
+	qr, err := qrl.LoginQR(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if in.Format == "image" {
+		return &qrOutput{ContentType: "image/png", CacheControl: "no-store", Body: qr.PNG}, nil
+	}
+	body, err := json.Marshal(QRCode{
+		QR: qr.Text, Image: "data:image/png;base64," + base64.StdEncoding.EncodeToString(qr.PNG), ExpiresAt: qr.ExpiresAt,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode qr: %w", err)
+	}
+	return &qrOutput{ContentType: "application/json", CacheControl: "no-store", Body: body}, nil
+}
+
+func (h *Handlers) pairingCode(ctx context.Context, in *pairingCodeInput) (*pairingCodeOutput, error) {
+	pc, err := core.As[core.PairingCodeLogin](h.Provider, core.CapabilityPairingCode)
+	if err != nil {
+		return nil, err
+	}
+	code, err := pc.RequestPairingCode(ctx, in.ID, in.Body.Phone)
+	if err != nil {
+		return nil, err
+	}
+	out := &pairingCodeOutput{}
+	out.Body.Code = code
+	return out, nil
+}
