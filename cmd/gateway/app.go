@@ -10,6 +10,12 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/api"
+	"github.com/28web/hub/channels/core/eventbus"
+	"github.com/28web/hub/channels/core/pipeline"
+	"github.com/28web/hub/channels/core/projection"
+	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/config"
@@ -17,6 +23,7 @@ import (
 	"github.com/28web/hub/platform/health"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
+	"github.com/28web/hub/platform/metrics"
 )
 
 // apiInfo is the OpenAPI info block of the gateway's API.
@@ -42,26 +49,42 @@ func coreErrorMappings() []httpserver.ErrorMapping {
 }
 
 // migrationSets are the schema of every module the gateway runs.
-func migrationSets() []migrations.Set { return []migrations.Set{migrations.Core} }
+func migrationSets() []migrations.Set {
+	return []migrations.Set{migrations.Core, migrations.Whatsapp}
+}
 
-// appOptions wires the gateway: configuration, logging, database (migrated at start), bus, HTTP
-// server and health. The channel and API modules join here as they are built.
-func appOptions(cfg *config.Config, version string, logger *slog.Logger) fx.Option {
+// appOptions wires the gateway: platform (config, log, database migrated at start, bus, HTTP
+// server, metrics, health), the core (store, event sink, projection, send pipeline, API) and the
+// WhatsApp channel. channel options (the simulator in demos and tests) go to the channel.
+func appOptions(cfg *config.Config, version string, logger *slog.Logger, channel ...whatsapp.Option) fx.Option {
 	return fx.Options(
-		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, apiInfo(version), logger),
-		fx.Supply(fx.Annotate(version, fx.ResultTags(`name:"version"`))),
+		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Queue, cfg.WhatsApp, apiInfo(version), logger, channel),
+		fx.Supply(
+			fx.Annotate(version, fx.ResultTags(`name:"version"`)),
+			fx.Annotate(cfg.DataDir(), fx.ResultTags(`name:"data_dir"`)),
+		),
 		log.FxLogger,
 		db.Module,
-		// Before the HTTP server's hooks: nothing is served until the schema is current.
-		fx.Invoke(migrateOnStart),
+		// A module of its own, declared first: fx runs child modules' invokes in order and before
+		// the root's, so this start hook precedes every other and nothing runs on an old schema.
+		fx.Module("migrations", fx.Invoke(migrateOnStart)),
 		bus.Module,
 		httpserver.Module,
 		httpserver.ProvideErrorMappings(coreErrorMappings()...),
+		metrics.Module,
 		health.Module,
 		fx.Provide(
 			health.AsCheck(func(d *db.DB) health.Check { return health.Check{Name: "database", Func: d.Ping} }),
 			health.AsCheck(func(b *bus.Bus) health.Check { return health.Check{Name: "bus", Func: b.Ping} }),
+			// The message store serves the channel's previousBody of edits and revokes.
+			func(s *store.Store) whatsapp.MessageBodies { return s },
 		),
+		store.Module,
+		eventbus.Module,
+		projection.Module,
+		whatsapp.Module,
+		pipeline.Module,
+		api.Module,
 	)
 }
 
@@ -85,6 +108,11 @@ func openAPIDocument(version string) (*huma.OpenAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	health.Register(srv.API(), health.NewRegistry(version, 0))
+	reg, err := health.NewRegistry(version, 0, ".")
+	if err != nil {
+		return nil, err
+	}
+	health.Register(srv.API(), reg)
+	api.Register(srv.API(), api.Deps{})
 	return srv.API().OpenAPI(), nil
 }

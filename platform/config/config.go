@@ -20,6 +20,8 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/28web/hub/channels/core/pipeline"
+	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
@@ -45,12 +47,14 @@ type Config struct {
 	// PerformanceMonitoring enables the processing-latency histograms (PERFORMANCE_MONITORING).
 	PerformanceMonitoring bool `koanf:"performance_monitoring"`
 
-	Log     log.Config        `koanf:"log"`
-	HTTP    httpserver.Config `koanf:"http"`
-	DB      db.Config         `koanf:"db"`
-	Bus     bus.Config        `koanf:"bus"`
-	Webhook WebhookConfig     `koanf:"webhook"`
-	Health  HealthConfig      `koanf:"health"`
+	Log      log.Config        `koanf:"log"`
+	HTTP     httpserver.Config `koanf:"http"`
+	DB       db.Config         `koanf:"db"`
+	Bus      bus.Config        `koanf:"bus"`
+	Webhook  WebhookConfig     `koanf:"webhook"`
+	Health   HealthConfig      `koanf:"health"`
+	Queue    pipeline.Config   `koanf:"queue"`
+	WhatsApp whatsapp.Config   `koanf:"whatsapp"`
 
 	// Unused lists accepted environment variables that this gateway does not need (the seed's
 	// browser settings); start-up reports them.
@@ -228,6 +232,8 @@ func (c *Config) SetDefaults() {
 	c.HTTP.SetDefaults()
 	c.DB.SetDefaults()
 	c.Bus.SetDefaults()
+	c.Queue.SetDefaults()
+	c.WhatsApp.SetDefaults()
 }
 
 // Validate reports every problem at once. The API key is not required here: outside production
@@ -249,7 +255,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("health.check_interval (HEALTH_CHECK_INTERVAL) must be at least 1000 ms"))
 	}
 	for name, v := range map[string]interface{ Validate() error }{
-		"log": c.Log, "db": &c.DB, "bus": &c.Bus,
+		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "queue": c.Queue, "whatsapp": c.WhatsApp,
 	} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"go.uber.org/fx"
 
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/pipeline"
@@ -21,6 +22,8 @@ const Prefix = "/api/v1"
 
 // Deps are what the operations work with.
 type Deps struct {
+	fx.In
+
 	Provider core.Provider
 	Store    *store.Store
 	Pipeline *pipeline.Pipeline

@@ -38,6 +38,7 @@ type SessionChecker interface {
 // delivery log. Its methods are safe for concurrent use.
 type Service struct {
 	cfg    Config
+	topic  string
 	store  *store
 	disp   *Dispatcher
 	bus    *bus.Bus
@@ -53,9 +54,16 @@ type Service struct {
 	pruneWG sync.WaitGroup
 }
 
+// Option adjusts a Service.
+type Option func(*Service)
+
+// WithTopic consumes events from topic instead of core.TopicEvents (tests sharing a Redis use
+// their own stream).
+func WithTopic(topic string) Option { return func(s *Service) { s.topic = topic } }
+
 // New builds the service. b may be nil (no bus consumption: call Ingest yourself); reg may be
 // nil (metrics unregistered). cfg is defaulted and validated here.
-func New(cfg Config, d *db.DB, b *bus.Bus, reg prometheus.Registerer, logger *slog.Logger) (*Service, error) {
+func New(cfg Config, d *db.DB, b *bus.Bus, reg prometheus.Registerer, logger *slog.Logger, opts ...Option) (*Service, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new webhook service: %w", err)
@@ -65,7 +73,10 @@ func New(cfg Config, d *db.DB, b *bus.Bus, reg prometheus.Registerer, logger *sl
 		return nil, fmt.Errorf("new webhook service: %w", err)
 	}
 	st := newStore(d)
-	s := &Service{cfg: cfg, store: st, bus: b, logger: logger}
+	s := &Service{cfg: cfg, topic: core.TopicEvents, store: st, bus: b, logger: logger}
+	for _, o := range opts {
+		o(s)
+	}
 	s.disp = newDispatcher(cfg, st, m, logger)
 	return s, nil
 }
@@ -101,7 +112,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.bus != nil {
 		r, err := s.bus.NewRouter()
 		if err == nil {
-			err = r.Handle(core.TopicEvents, ConsumerGroup, s.HandleMessage)
+			err = r.Handle(s.topic, ConsumerGroup, s.HandleMessage)
 		}
 		if err != nil {
 			s.stopLocked()
@@ -158,7 +169,7 @@ func (s *Service) stopLocked() {
 	s.cancel = nil
 }
 
-// HandleMessage is the bus handler of core.TopicEvents: it stores the event's deliveries and
+// HandleMessage is the bus handler of the events topic: it stores the event's deliveries and
 // returns nil (ack) only once they are written.
 func (s *Service) HandleMessage(msg *message.Message) error {
 	ev, err := eventbus.DecodeEvent(msg)
