@@ -114,5 +114,6 @@ func openAPIDocument(version string) (*huma.OpenAPI, error) {
 	}
 	health.Register(srv.API(), reg)
 	api.Register(srv.API(), api.Deps{})
+	metrics.Document(srv.API().OpenAPI())
 	return srv.API().OpenAPI(), nil
 }

@@ -31,6 +31,9 @@ import (
 	"github.com/28web/hub/platform/log"
 )
 
+//go:generate go run . openapi --out ../../openapi/openapi.yaml
+//go:generate go run . openapi --format 3.0 --out ../../openapi/openapi-3.0.yaml
+
 // version is set at build time with -ldflags "-X main.version=..."; otherwise the module version.
 var version = ""
 
@@ -167,6 +170,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "yaml", "yaml (OpenAPI 3.1), json (3.1) or 3.0 (YAML, for older generators)")
+	outFile := fs.String("out", "", "write to this file instead of stdout")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -190,6 +194,13 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if *outFile != "" {
+		if err := os.WriteFile(*outFile, out, 0o644); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
 	}
 	if _, err := stdout.Write(out); err != nil {
 		return 1

@@ -160,3 +160,19 @@ func TestGatewayBinaryStartsOnEmbeddedDefaults(t *testing.T) {
 		t.Fatal("gateway did not stop within 20s of SIGINT")
 	}
 }
+
+// TestCommittedSpecIsCurrent fails when the code's OpenAPI document and the committed files
+// differ: run `go generate ./cmd/gateway` (or `make generate`) and commit the result.
+func TestCommittedSpecIsCurrent(t *testing.T) {
+	doc, err := openAPIDocument(buildVersion())
+	require.NoError(t, err)
+	want31, err := doc.YAML()
+	require.NoError(t, err)
+	want30, err := doc.DowngradeYAML()
+	require.NoError(t, err)
+	for file, want := range map[string][]byte{"openapi.yaml": want31, "openapi-3.0.yaml": want30} {
+		got, err := os.ReadFile(filepath.Join("..", "..", "openapi", file))
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got), "openapi/%s is stale: run go generate ./cmd/gateway", file)
+	}
+}

@@ -14,7 +14,11 @@ var Module = fx.Module("metrics",
 		NewRegistry,
 		func(r *prometheus.Registry) prometheus.Registerer { return r },
 	),
-	fx.Invoke(func(srv *httpserver.Server, r *prometheus.Registry) {
-		srv.Mux().Handle("GET /metrics", Handler(r))
-	}),
+	fx.Invoke(Serve),
 )
+
+// Serve mounts the registry on GET /metrics of srv (behind the API key) and documents it.
+func Serve(srv *httpserver.Server, r *prometheus.Registry) {
+	srv.Mux().Handle("GET /metrics", Handler(r))
+	Document(srv.API().OpenAPI())
+}

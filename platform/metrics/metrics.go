@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,4 +24,17 @@ func NewRegistry() *prometheus.Registry {
 // Handler serves the registry in the Prometheus text format.
 func Handler(r *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(r, promhttp.HandlerOpts{Registry: r})
+}
+
+// Document adds GET /metrics to the OpenAPI document; it is a raw handler, not a huma operation.
+func Document(doc *huma.OpenAPI) {
+	doc.AddOperation(&huma.Operation{
+		OperationID: "getMetrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"Health"},
+		Summary:     "Prometheus metrics",
+		Description: "HTTP, queue, session and webhook metrics in the Prometheus text format.",
+		Responses: map[string]*huma.Response{
+			"200": {Description: "Metrics.", Content: map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}}}},
+			"401": {Description: "Missing or wrong API key.", Content: map[string]*huma.MediaType{"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/ErrorModel"}}}},
+		},
+	})
 }

@@ -43,6 +43,7 @@ func Register(api huma.API, d Deps) {
 	h.registerMessages(api)
 	h.registerContacts(api)
 	h.registerHealth(api)
+	Describe(api.OpenAPI())
 }
 
 // Tags group operations in the reference.
