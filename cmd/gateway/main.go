@@ -24,6 +24,8 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/28web/hub/channels/whatsapp"
+	"github.com/28web/hub/channels/whatsapp/wasim"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/db"
@@ -131,10 +133,23 @@ func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
 		logger.Warn("ignoring browser-only settings of the seed gateway", slog.Any("variables", cfg.Unused))
 	}
 
+	var channelOpts []whatsapp.Option
+	if cfg.SimulatorURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sim, err := wasim.DialRemote(ctx, cfg.SimulatorURL)
+		cancel()
+		if err != nil {
+			logger.Error("simulator mode", log.ErrorAttr(err))
+			return 1
+		}
+		logger.Warn("simulator mode: WhatsApp clients talk to the simulator, not WhatsApp", slog.String("simulator", cfg.SimulatorURL))
+		channelOpts = append(channelOpts, whatsapp.WithClientConfigurer(sim.ConfigureClient))
+	}
+
 	var srv *httpserver.Server
 	var database *db.DB
 	var messageBus *bus.Bus
-	app := fx.New(appOptions(cfg, buildVersion(), logger), fx.Populate(&srv, &database, &messageBus))
+	app := fx.New(appOptions(cfg, buildVersion(), logger, channelOpts...), fx.Populate(&srv, &database, &messageBus))
 	if err := app.Err(); err != nil {
 		logger.Error("wire gateway", log.ErrorAttr(err))
 		return 1

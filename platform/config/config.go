@@ -44,6 +44,10 @@ type Config struct {
 	// SessionsPath is the directory for local state (SESSIONS_PATH): the SQLite database and the
 	// generated API key live in SessionsPath/data. Optional, default ./sessions.
 	SessionsPath string `koanf:"sessions_path"`
+	// SimulatorURL runs every WhatsApp client against the WhatsApp network simulator (cmd/wasim)
+	// at this URL instead of WhatsApp (WASIM_URL), for demos, SDK tests and benchmarks. Refused in
+	// production.
+	SimulatorURL string `koanf:"simulator_url"`
 	// PerformanceMonitoring enables the processing-latency histograms (PERFORMANCE_MONITORING).
 	PerformanceMonitoring bool `koanf:"performance_monitoring"`
 
@@ -242,6 +246,14 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Env != Production && c.Env != Development {
 		errs = append(errs, fmt.Errorf("env (NODE_ENV) %q: want production or development", c.Env))
+	}
+	if c.SimulatorURL != "" {
+		if c.Env == Production {
+			errs = append(errs, errors.New("simulator_url (WASIM_URL) is for development: not allowed in production"))
+		}
+		if u, err := url.Parse(c.SimulatorURL); err != nil || u.Scheme != "http" || u.Host == "" {
+			errs = append(errs, errors.New("simulator_url (WASIM_URL): want http://host:port"))
+		}
 	}
 	if c.Webhook.URL != "" {
 		if u, err := url.Parse(c.Webhook.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -69,7 +69,7 @@ func TestEveryEnvName(t *testing.T) {
 	require.True(t, cfg.PerformanceMonitoring)
 	require.Equal(t, dir, cfg.SessionsPath)
 	require.Equal(t, "debug", cfg.Log.Level)
-	require.Len(t, config.EnvNames(), 14, "a new variable needs a line in this test")
+	require.Len(t, config.EnvNames(), 15, "a new variable needs a line in this test")
 }
 
 func TestLayering(t *testing.T) {
@@ -211,4 +211,12 @@ func TestEnsureAPIKey(t *testing.T) {
 	require.NoError(t, err)
 	_, err = prod.EnsureAPIKey()
 	require.ErrorIs(t, err, config.ErrAPIKeyRequired)
+}
+
+func TestSimulatorURLIsForDevelopmentOnly(t *testing.T) {
+	cfg, err := load(t, "", "WASIM_URL=http://127.0.0.1:8765")
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:8765", cfg.SimulatorURL)
+	_, err = load(t, "", "WASIM_URL=http://127.0.0.1:8765", "NODE_ENV=production", "API_KEY=k")
+	require.ErrorContains(t, err, "not allowed in production")
 }

@@ -47,6 +47,7 @@ var envTable = map[string]envVar{
 	"PERFORMANCE_MONITORING": {key: "performance_monitoring", kind: envBool},
 	"SESSIONS_PATH":          {key: "sessions_path"},
 	"LOG_LEVEL":              {key: "log.level"},
+	"WASIM_URL":              {key: "simulator_url", kind: envURL},
 }
 
 // browserOnlyEnv reports variables of the whatsapp-web.js gateway that configured its Chromium.

@@ -25,10 +25,11 @@ var eventDocs = map[core.EventType]string{
 	core.EventMessageFailed:         "An accepted outgoing message could not be sent after every attempt.",
 }
 
-// Describe completes the OpenAPI document: servers, contact, tag descriptions, and a webhooks
-// entry per canonical event with its envelope and payload schema.
+// Describe completes the OpenAPI document: contact, tag descriptions, and a webhooks entry per
+// canonical event with its envelope and payload schema. It sets no servers on purpose: huma
+// would then point the $schema links of local responses at that server instead of the host the
+// client used.
 func Describe(doc *huma.OpenAPI) {
-	doc.Servers = []*huma.Server{{URL: "http://localhost:3001", Description: "A gateway on its default port"}}
 	if doc.Info != nil {
 		doc.Info.Contact = &huma.Contact{Name: "28web channel gateway", URL: "https://github.com/28web/hub"}
 	}
