@@ -10,10 +10,13 @@ import (
 	"github.com/28web/hub/platform/httpserver"
 )
 
+// ContactList is a session's contacts.
+type ContactList struct {
+	Contacts []core.Contact `json:"contacts"`
+}
+
 type contactsOutput struct {
-	Body struct {
-		Contacts []core.Contact `json:"contacts"`
-	}
+	Body ContactList
 }
 
 func (h *Handlers) registerContacts(api huma.API) {

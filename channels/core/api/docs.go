@@ -99,4 +99,3 @@ func schemaName(t core.EventType) string {
 	}
 	return b.String() + "Event"
 }
-

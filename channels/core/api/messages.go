@@ -23,8 +23,8 @@ import (
 // maxSendBody bounds a send request: 16 MiB of media as base64 plus the envelope.
 const maxSendBody = 23 << 20
 
-// SendMessageBody is a message to send. Which fields apply depends on type.
-type SendMessageBody struct {
+// SendMessageRequest is a message to send. Which fields apply depends on type.
+type SendMessageRequest struct {
 	To              string           `json:"to" minLength:"3" maxLength:"128" doc:"Recipient: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id." example:"+55 11 99999-0001"`
 	Type            core.MessageType `json:"type" enum:"text,image,video,audio,document,sticker,location,contact,reaction" doc:"What the message carries." example:"text"`
 	Text            string           `json:"text,omitempty" maxLength:"65536" doc:"Body of a text message, or caption of an image, video or document." example:"Hello! How can we help?"`
@@ -73,7 +73,7 @@ var (
 )
 
 // Resolve checks what the schema cannot: the fields each type needs, and the recipient.
-func (b *SendMessageBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+func (b *SendMessageRequest) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
 	var errs []error
 	bad := func(field, msg string, value any) {
 		errs = append(errs, &huma.ErrorDetail{Location: prefix.With(field), Message: msg, Value: value})
@@ -155,7 +155,7 @@ func validRecipient(to string) string {
 	return ""
 }
 
-func (b *SendMessageBody) outgoing() core.OutgoingMessage {
+func (b *SendMessageRequest) outgoing() core.OutgoingMessage {
 	m := core.OutgoingMessage{To: b.To, Type: b.Type, Text: b.Text, LinkPreview: b.LinkPreview,
 		QuotedMessageID: core.MessageID(b.QuotedMessageID), SendAt: b.SendAt}
 	for _, id := range b.Mentions {
@@ -180,7 +180,7 @@ type sendInput struct {
 	SessionPath
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key with the same body returns the first result; with another body, 422."`
 	RawBody        []byte
-	Body           SendMessageBody
+	Body           SendMessageRequest
 }
 
 // Message is a stored message as the API shows it.
@@ -233,33 +233,45 @@ type listMessagesInput struct {
 	Limit     int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
 }
 
+// MessagePage is one page of messages, newest first.
+type MessagePage struct {
+	Messages   []Message `json:"messages"`
+	NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next (older) page; absent on the last page."`
+}
+
 type messagesOutput struct {
-	Body struct {
-		Messages   []Message `json:"messages"`
-		NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next (older) page; absent on the last page."`
-	}
+	Body MessagePage
+}
+
+// EditMessageRequest is the new text of a message.
+type EditMessageRequest struct {
+	Text string `json:"text" minLength:"1" maxLength:"65536" doc:"The new text." example:"Corrected text"`
 }
 
 type editInput struct {
 	MessagePath
-	Body struct {
-		Text string `json:"text" minLength:"1" maxLength:"65536" doc:"The new text." example:"Corrected text"`
-	}
+	Body EditMessageRequest
+}
+
+// ReactionRequest reacts to a message.
+type ReactionRequest struct {
+	Emoji string `json:"emoji" maxLength:"32" doc:"The reaction; empty removes it." example:"👍"`
 }
 
 type reactInput struct {
 	MessagePath
-	Body struct {
-		Emoji string `json:"emoji" maxLength:"32" doc:"The reaction; empty removes it." example:"👍"`
-	}
+	Body ReactionRequest
+}
+
+// PresenceRequest shows a presence in a chat.
+type PresenceRequest struct {
+	ChatID   string        `json:"chatId" minLength:"3" maxLength:"128" doc:"Chat to show the presence in (a chat id or phone number)." example:"5511999990002@s.whatsapp.net"`
+	Presence core.Presence `json:"presence" enum:"typing,recording,paused,available,unavailable" example:"typing"`
 }
 
 type presenceInput struct {
 	SessionPath
-	Body struct {
-		ChatID   string        `json:"chatId" minLength:"3" maxLength:"128" doc:"Chat to show the presence in (a chat id or phone number)." example:"5511999990002@s.whatsapp.net"`
-		Presence core.Presence `json:"presence" enum:"typing,recording,paused,available,unavailable" example:"typing"`
-	}
+	Body PresenceRequest
 }
 
 type mediaOutput struct {

@@ -52,10 +52,13 @@ func (h *Handlers) view(s core.Session) Session {
 		ConnectedAt: s.ConnectedAt, Capabilities: caps}
 }
 
+// CreateSessionRequest asks for a new session.
+type CreateSessionRequest struct {
+	ID core.SessionID `json:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id: letters, digits, '-' and '_'." example:"support-1"`
+}
+
 type createSessionInput struct {
-	Body struct {
-		ID core.SessionID `json:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id: letters, digits, '-' and '_'." example:"support-1"`
-	}
+	Body CreateSessionRequest
 }
 
 type sessionOutput struct {
@@ -63,10 +66,13 @@ type sessionOutput struct {
 	Body     Session
 }
 
+// SessionList is every session.
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
+}
+
 type sessionsOutput struct {
-	Body struct {
-		Sessions []Session `json:"sessions"`
-	}
+	Body SessionList
 }
 
 type emptyOutput struct{}
@@ -89,17 +95,23 @@ type qrOutput struct {
 	Body         []byte
 }
 
+// PairingCodeRequest asks for a code to link the session by phone number.
+type PairingCodeRequest struct {
+	Phone string `json:"phone" minLength:"8" maxLength:"32" pattern:"^\\+?[0-9][0-9 ().-]{6,30}$" doc:"The phone number of the account to link, international format." example:"+55 11 99999-0001"`
+}
+
+// PairingCode is the code to type on the phone.
+type PairingCode struct {
+	Code string `json:"code" doc:"Type it on the phone: Linked devices → Link with phone number." example:"ABCD-EFGH"`
+}
+
 type pairingCodeInput struct {
 	SessionPath
-	Body struct {
-		Phone string `json:"phone" minLength:"8" maxLength:"32" pattern:"^\\+?[0-9][0-9 ().-]{6,30}$" doc:"The phone number of the account to link, international format." example:"+55 11 99999-0001"`
-	}
+	Body PairingCodeRequest
 }
 
 type pairingCodeOutput struct {
-	Body struct {
-		Code string `json:"code" doc:"Type it on the phone: Linked devices → Link with phone number." example:"ABCD-EFGH"`
-	}
+	Body PairingCode
 }
 
 func (h *Handlers) registerSessions(api huma.API) {
