@@ -201,7 +201,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 	case "json":
 		out, err = doc.MarshalJSON()
 	case "3.0":
-		out, err = doc.DowngradeYAML()
+		out, err = openAPI30YAML(doc)
 	default:
 		fmt.Fprintf(stderr, "unknown format %q\n", *format)
 		return 2

@@ -97,7 +97,7 @@ type LoadOptions struct {
 var defaults = map[string]any{
 	"env":                   string(Development),
 	"sessions_path":         "./sessions",
-	"http.port":             3001,
+	"http.port":             httpserver.DefaultPort,
 	"webhook.timeout":       10 * time.Second,
 	"health.check_interval": 30 * time.Second,
 	"log.level":             "info",

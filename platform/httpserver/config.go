@@ -13,8 +13,9 @@ import (
 type Config struct {
 	// Host is the interface to listen on; empty means all interfaces.
 	Host string `koanf:"host"`
-	// Port is the TCP port (env PORT). Default 3001; 0 picks a free port,
-	// which Server.Addr reports once started (tests).
+	// Port is the TCP port (env PORT). The configuration's default is
+	// DefaultPort (3001); 0 picks a free port, which Server.Addr reports once
+	// started (tests), so SetDefaults leaves it alone.
 	Port int `koanf:"port"`
 	// APIKey is the value clients send in the x-28web-gateway-key header
 	// (env API_KEY). Required: the server never runs unauthenticated.
@@ -69,13 +70,10 @@ type RateLimitRule struct {
 // DefaultPort is the seed's port.
 const DefaultPort = 3001
 
-// SetDefaults fills zero fields: Port 3001, BodyLimit 1 MiB, timeouts
+// SetDefaults fills zero fields: BodyLimit 1 MiB, timeouts
 // (read header 10s, read 30s, write 60s, idle 120s, shutdown 15s) and rate
 // limits (per IP 50/s burst 100, per key 100/s burst 200).
 func (c *Config) SetDefaults() {
-	if c.Port == 0 {
-		c.Port = DefaultPort
-	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 1 << 20
 	}

@@ -12,7 +12,7 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	var c Config
 	c.SetDefaults()
-	assert.Equal(t, 3001, c.Port)
+	assert.Equal(t, 0, c.Port, "0 means any free port; 3001 is the configuration's default")
 	assert.Equal(t, int64(1<<20), c.BodyLimit)
 	assert.Equal(t, 10*time.Second, c.ReadHeaderTimeout)
 	assert.Equal(t, 15*time.Second, c.ShutdownTimeout)

@@ -41,7 +41,7 @@ type SendMessageRequest struct {
 // MediaInput is an attachment given by URL or inline.
 type MediaInput struct {
 	URL       string `json:"url,omitempty" maxLength:"2048" format:"uri" doc:"http(s) URL the gateway fetches (size-limited, no private addresses)." example:"https://example.com/invoice.pdf"`
-	Data      []byte `json:"data,omitempty" doc:"The file itself, base64."`
+	Data      []byte `json:"data,omitempty" format:"byte" doc:"The file itself, base64."`
 	MimeType  string `json:"mimeType,omitempty" maxLength:"128" doc:"MIME type; required with data." example:"application/pdf"`
 	FileName  string `json:"fileName,omitempty" maxLength:"255" doc:"File name shown for documents." example:"invoice.pdf"`
 	VoiceNote bool   `json:"voiceNote,omitempty" doc:"Send audio as a voice note (push-to-talk)."`

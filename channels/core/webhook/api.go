@@ -57,8 +57,8 @@ type createEndpointOutput struct {
 }
 
 type replaceInput struct {
-	sessionPath
-	Body struct {
+	SessionID string `path:"sessionId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"The session id." example:"support-1"`
+	Body      struct {
 		Webhooks []endpointBody `json:"webhooks" maxItems:"10" doc:"The session's complete list of webhooks. Endpoints whose url is listed are kept (id, secret, state) with the new events and headers; new urls are created (their secrets are in the answer, shown once); the others are deleted."`
 	}
 }
@@ -295,10 +295,12 @@ func (h *handlers) deleteAll(ctx context.Context, in *sessionPath) (*struct{}, e
 	return nil, h.svc.DeleteSessionEndpoints(ctx, id)
 }
 
-func (h *handlers) create(ctx context.Context, in *struct {
-	sessionPath
-	Body endpointBody
-}) (*createEndpointOutput, error) {
+type createInput struct {
+	SessionID string `path:"sessionId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"The session id." example:"support-1"`
+	Body      endpointBody
+}
+
+func (h *handlers) create(ctx context.Context, in *createInput) (*createEndpointOutput, error) {
 	id := core.SessionID(in.SessionID)
 	if err := h.svc.checkSession(ctx, h.sessions, id); err != nil {
 		return nil, err
@@ -310,10 +312,12 @@ func (h *handlers) create(ctx context.Context, in *struct {
 	return &createEndpointOutput{Status: http.StatusCreated, Body: v}, nil
 }
 
-func (h *handlers) deleteOne(ctx context.Context, in *struct {
-	sessionPath
-	endpointPath
-}) (*struct{}, error) {
+type deleteOneInput struct {
+	SessionID string `path:"sessionId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"The session id." example:"support-1"`
+	WebhookID string `path:"webhookId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"The webhook endpoint id (\"global\" for APP_WEBHOOK_URL)." example:"ep_0192f5c8a1b27c3e9d4f6a8b0c1d2e3f"`
+}
+
+func (h *handlers) deleteOne(ctx context.Context, in *deleteOneInput) (*struct{}, error) {
 	id := core.SessionID(in.SessionID)
 	if err := h.svc.checkSession(ctx, h.sessions, id); err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/28web/hub/channels/core"
 )
 
@@ -26,6 +28,8 @@ type Dispatcher struct {
 	now     func() time.Time
 	// onDisable is told when the dispatcher disables an endpoint (410, or failing too long).
 	onDisable func(*Endpoint)
+	// write runs hot-path writes in a (shared) transaction.
+	write func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error
 
 	wake chan struct{}
 
@@ -388,7 +392,10 @@ func (d *Dispatcher) recordWithRetry(ctx context.Context, seq int64, row *delive
 	wctx := context.WithoutCancel(ctx)
 	var err error
 	for i := range 3 {
-		if err = d.store.recordAttempt(wctx, seq, row, a); err == nil {
+		err = d.write(wctx, func(ctx context.Context, tx bun.Tx) error {
+			return d.store.recordAttempt(ctx, tx, seq, row, a)
+		})
+		if err == nil {
 			return
 		}
 		time.Sleep(time.Duration(i+1) * 50 * time.Millisecond)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -47,6 +48,9 @@ type Service struct {
 	// mu serialises endpoint changes, so that a replace sees a consistent set.
 	mu sync.Mutex
 
+	// writer groups hot-path writes while the service runs; nil otherwise.
+	writer atomic.Pointer[writer]
+
 	runMu   sync.Mutex
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -78,6 +82,7 @@ func New(cfg Config, d *db.DB, b *bus.Bus, reg prometheus.Registerer, logger *sl
 		o(s)
 	}
 	s.disp = newDispatcher(cfg, st, m, logger)
+	s.disp.write = s.write
 	return s, nil
 }
 
@@ -100,6 +105,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("start webhooks: %w", err)
 	}
 
+	s.writer.Store(startWriter(s.store.db))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.done = make(chan struct{})
@@ -166,7 +172,18 @@ func (s *Service) stopLocked() {
 	s.cancel()
 	<-s.done
 	s.pruneWG.Wait()
+	if w := s.writer.Swap(nil); w != nil {
+		w.shutdown()
+	}
 	s.cancel = nil
+}
+
+// write runs fn in a transaction, grouped with other writes while the service runs.
+func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if w := s.writer.Load(); w != nil {
+		return w.exec(ctx, fn)
+	}
+	return s.store.db.RunInTx(ctx, nil, fn)
 }
 
 // HandleMessage is the bus handler of the events topic: it stores the event's deliveries and
@@ -190,7 +207,13 @@ func (s *Service) Ingest(ctx context.Context, ev core.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
-	rows, err := s.store.insertDeliveries(ctx, ev, payload, targets, s.disp.now())
+	now := s.disp.now()
+	var rows []deliveryRow
+	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		rows, err = s.store.insertDeliveries(ctx, tx, ev, payload, targets, now)
+		return err
+	})
 	if err != nil {
 		return err
 	}

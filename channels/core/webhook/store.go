@@ -211,7 +211,7 @@ func (r *deliveryRow) delivery() Delivery {
 // already stored, and returns the rows it created.
 // Deliveries to a disabled endpoint are stored dead at once, so that the log shows them and a
 // range redelivery after re-enabling the endpoint sends them.
-func (s *store) insertDeliveries(ctx context.Context, ev core.Event, payload []byte, targets []target, now time.Time) ([]deliveryRow, error) {
+func (s *store) insertDeliveries(ctx context.Context, db bun.IDB, ev core.Event, payload []byte, targets []target, now time.Time) ([]deliveryRow, error) {
 	rows := make([]deliveryRow, len(targets))
 	for i, t := range targets {
 		rows[i] = deliveryRow{
@@ -224,7 +224,7 @@ func (s *store) insertDeliveries(ctx context.Context, ev core.Event, payload []b
 		}
 	}
 	var created []deliveryRow
-	err := s.db.NewInsert().Model(&rows).On("CONFLICT (event_id, endpoint_id) DO NOTHING").
+	err := db.NewInsert().Model(&rows).On("CONFLICT (event_id, endpoint_id) DO NOTHING").
 		Returning("seq, endpoint_id").Scan(ctx, &created)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("insert deliveries of event %s: %w", ev.ID, err)
@@ -243,28 +243,26 @@ func (s *store) insertDeliveries(ctx context.Context, ev core.Event, payload []b
 	return out, nil
 }
 
-// recordAttempt stores an attempt and the delivery's new state in one transaction.
-func (s *store) recordAttempt(ctx context.Context, seq int64, d *deliveryRow, a Attempt) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewUpdate().TableExpr("webhook_deliveries").
-			Set("status = ?", d.Status).Set("attempts = ?", d.Attempts).Set("round_attempts = ?", d.RoundAttempts).
-			Set("next_attempt_at = ?", d.NextAttemptAt).Set("last_status = ?", d.LastStatus).
-			Set("last_error = ?", d.LastError).Set("last_latency_ms = ?", d.LastLatencyMS).
-			Set("updated_at = ?", d.UpdatedAt).Where("seq = ?", seq).Exec(ctx); err != nil {
-			return fmt.Errorf("update delivery %d: %w", seq, err)
-		}
-		var code *int
-		if a.StatusCode != 0 {
-			code = &a.StatusCode
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts
-			(delivery_seq, attempt, status_code, latency_ms, error, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			seq, a.Attempt, code, float64(a.Latency.Microseconds())/1000, strPtr(a.Error), ms(a.NextAttemptAt), a.At.UnixMilli(),
-		); err != nil {
-			return fmt.Errorf("record attempt of delivery %d: %w", seq, err)
-		}
-		return nil
-	})
+// recordAttempt stores an attempt and the delivery's new state; run it in a transaction.
+func (s *store) recordAttempt(ctx context.Context, tx bun.IDB, seq int64, d *deliveryRow, a Attempt) error {
+	if _, err := tx.NewUpdate().TableExpr("webhook_deliveries").
+		Set("status = ?", d.Status).Set("attempts = ?", d.Attempts).Set("round_attempts = ?", d.RoundAttempts).
+		Set("next_attempt_at = ?", d.NextAttemptAt).Set("last_status = ?", d.LastStatus).
+		Set("last_error = ?", d.LastError).Set("last_latency_ms = ?", d.LastLatencyMS).
+		Set("updated_at = ?", d.UpdatedAt).Where("seq = ?", seq).Exec(ctx); err != nil {
+		return fmt.Errorf("update delivery %d: %w", seq, err)
+	}
+	var code *int
+	if a.StatusCode != 0 {
+		code = &a.StatusCode
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts
+		(delivery_seq, attempt, status_code, latency_ms, error, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		seq, a.Attempt, code, float64(a.Latency.Microseconds())/1000, strPtr(a.Error), ms(a.NextAttemptAt), a.At.UnixMilli(),
+	); err != nil {
+		return fmt.Errorf("record attempt of delivery %d: %w", seq, err)
+	}
+	return nil
 }
 
 // openDeliveries returns up to limit open deliveries of endpoint with seq > after, oldest first.
@@ -416,18 +414,20 @@ func (s *store) reopen(ctx context.Context, f DeliveryFilter, only []DeliverySta
 	return rows, err
 }
 
-// prune deletes finished deliveries (and their attempts) last updated before cutoff.
+// prune deletes finished deliveries (and their attempts) created before cutoff. Creation time
+// keeps pruning on the log's time index; a delivery lives at most about a day longer than the
+// retry schedule, far below any sensible retention.
 func (s *store) prune(ctx context.Context, cutoff time.Time) (int64, error) {
 	finished := []DeliveryStatus{StatusSucceeded, StatusDead, StatusCancelled}
 	var total int64
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		sub := tx.NewSelect().TableExpr("webhook_deliveries").Column("seq").
-			Where("status IN (?)", bun.In(finished)).Where("updated_at < ?", cutoff.UnixMilli())
+			Where("status IN (?)", bun.In(finished)).Where("created_at < ?", cutoff.UnixMilli())
 		if _, err := tx.NewDelete().TableExpr("webhook_attempts").Where("delivery_seq IN (?)", sub).Exec(ctx); err != nil {
 			return fmt.Errorf("prune attempts: %w", err)
 		}
 		res, err := tx.NewDelete().TableExpr("webhook_deliveries").
-			Where("status IN (?)", bun.In(finished)).Where("updated_at < ?", cutoff.UnixMilli()).Exec(ctx)
+			Where("status IN (?)", bun.In(finished)).Where("created_at < ?", cutoff.UnixMilli()).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("prune deliveries: %w", err)
 		}

@@ -33,6 +33,14 @@ func SQLite(t testing.TB, sets ...migrations.Set) *db.DB {
 // drops it at cleanup. It skips the test when the variable is empty.
 func Postgres(t testing.TB, sets ...migrations.Set) *db.DB {
 	t.Helper()
+	return open(t, db.Config{URL: PostgresURL(t)}, sets)
+}
+
+// PostgresURL creates an empty database test_<random> on TEST_DATABASE_URL and returns its URL,
+// for code that opens the database itself (a whole gateway under test); the database is dropped
+// at cleanup, after the cleanups registered later. It skips the test when the variable is empty.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(EnvPostgresURL)
 	if base == "" {
 		t.Skipf("%s is not set", EnvPostgresURL)
@@ -47,7 +55,7 @@ func Postgres(t testing.TB, sets ...migrations.Set) *db.DB {
 	if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
-	// Registered before open's Close cleanup, so it runs after it (cleanups are LIFO).
+	// Registered before the users' own cleanups, so it runs after them (cleanups are LIFO).
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -56,9 +64,8 @@ func Postgres(t testing.TB, sets ...migrations.Set) *db.DB {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
-
 	u.Path = "/" + name
-	return open(t, db.Config{URL: u.String()}, sets)
+	return u.String()
 }
 
 // Each runs body once per database kind, as subtests "sqlite" and "postgres", each on a fresh

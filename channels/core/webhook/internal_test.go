@@ -1,0 +1,107 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	cases := map[string]time.Duration{
+		"":     0,
+		"120":  2 * time.Minute,
+		"-5":   0,
+		"soon": 0,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Hour).Format(http.TimeFormat):       0,
+	}
+	for in, want := range cases {
+		assert.Equal(t, want, parseRetryAfter(in, now), in)
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	for _, a := range []string{"127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.0.1", "169.254.169.254", "100.64.1.1",
+		"0.0.0.0", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "224.0.0.1"} {
+		assert.False(t, publicAddr(netip.MustParseAddr(a)), a)
+	}
+	for _, a := range []string{"8.8.8.8", "1.1.1.1", "2606:4700::1111"} {
+		assert.True(t, publicAddr(netip.MustParseAddr(a)), a)
+	}
+}
+
+// The dial-time check refuses a loopback target even when the URL gave no literal address to
+// validate: what counts is the address actually dialled.
+func TestDialRefusesPrivateTargets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+
+	strict := newHTTPClient(false, 4)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://localhost"+port+"/", nil)
+	require.NoError(t, err)
+	_, err = strict.Do(req)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, errForbiddenTarget), err)
+
+	lax := newHTTPClient(true, 4)
+	req, err = http.NewRequestWithContext(t.Context(), http.MethodPost, "http://localhost"+port+"/", nil)
+	require.NoError(t, err)
+	resp, err := lax.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+}
+
+func TestResponseBodyLimited(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
+	}))
+	defer srv.Close()
+	cfg := Config{AllowPrivateTargets: true, MaxResponseBody: 100}
+	cfg.SetDefaults()
+	m, err := newMetrics(nil)
+	require.NoError(t, err)
+	d := newDispatcher(cfg, nil, m, nil)
+	res := d.send(context.Background(), &Endpoint{ID: "e", URL: srv.URL, Secret: NewSecret()}, "evt", []byte(`{}`))
+	assert.Equal(t, verdictRetry, res.verdict)
+	assert.Equal(t, "HTTP 500: "+strings.Repeat("x", 100), res.err)
+}
+
+func TestSignKnownVector(t *testing.T) {
+	// From the Standard Webhooks reference libraries' tests.
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	sig, err := Sign([]string{secret}, "msg_p5jXN8AQM9LWM0D4loKWxJek", time.Unix(1614265330, 0), []byte(`{"test": 2432232314}`))
+	require.NoError(t, err)
+	assert.Equal(t, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", sig)
+}
+
+func TestConfigValidate(t *testing.T) {
+	var c Config
+	c.SetDefaults()
+	require.NoError(t, c.Validate())
+	assert.Len(t, c.RetrySchedule, 7)
+
+	bad := Config{URL: "ftp://x", Secret: "nope", Events: []string{"bogus"}, Timeout: -1, Jitter: 2,
+		RetrySchedule: []time.Duration{-time.Second}}
+	bad.SetDefaults()
+	err := bad.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"url", "secret", "events", "timeout", "retry_schedule[0]", "jitter"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	loopback := Config{URL: "http://127.0.0.1:3000/hook"}
+	loopback.SetDefaults()
+	assert.Error(t, loopback.Validate())
+	loopback.AllowPrivateTargets = true
+	assert.NoError(t, loopback.Validate())
+}
