@@ -76,11 +76,7 @@ func TestGatewayBinaryStartsOnEmbeddedDefaults(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gateway")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := gatewayBinary(t)
 
 	work := filepath.Join(dir, "run")
 	require.NoError(t, os.Mkdir(work, 0o755))
@@ -147,7 +143,7 @@ func TestGatewayBinaryStartsOnEmbeddedDefaults(t *testing.T) {
 
 	probe := exec.CommandContext(t.Context(), bin, "healthcheck")
 	probe.Env = []string{"PORT=" + addr[strings.LastIndex(addr, ":")+1:], "HOST=127.0.0.1", "API_KEY=unused"}
-	out, err = probe.CombinedOutput()
+	out, err := probe.CombinedOutput()
 	require.NoError(t, err, "healthcheck subcommand: %s", out)
 
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
