@@ -211,4 +211,3 @@ func deviceOf(t *testing.T, sim *wasim.Simulator, phone *wasim.Phone) types.JID 
 	})
 	return dev
 }
-

@@ -5,8 +5,8 @@
 //
 // NewWithKey returns a client that authenticates every request:
 //
-//	c, err := client.NewWithKey("http://127.0.0.1:3000", apiKey)
-//	res, err := c.CreateSessionWithResponse(ctx, client.CreateSessionInputBody{Id: "support-1"})
+//	c, err := client.NewWithKey("http://127.0.0.1:3001", apiKey)
+//	res, err := c.CreateSessionWithResponse(ctx, client.CreateSessionJSONRequestBody{Id: "support-1"})
 //	if res.JSON201 != nil { ... } // else res.ApplicationproblemJSON422, res.StatusCode()...
 //
 // The package imports nothing of the gateway, so other services can depend on it alone.

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/28web/hub/channels/core"
 )
 
@@ -28,8 +26,8 @@ type Dispatcher struct {
 	now     func() time.Time
 	// onDisable is told when the dispatcher disables an endpoint (410, or failing too long).
 	onDisable func(*Endpoint)
-	// write runs hot-path writes in a (shared) transaction.
-	write func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error
+	// record writes an attempt outcome (grouped with other writes).
+	record func(ctx context.Context, o outcome) error
 
 	wake chan struct{}
 
@@ -392,10 +390,7 @@ func (d *Dispatcher) recordWithRetry(ctx context.Context, seq int64, row *delive
 	wctx := context.WithoutCancel(ctx)
 	var err error
 	for i := range 3 {
-		err = d.write(wctx, func(ctx context.Context, tx bun.Tx) error {
-			return d.store.recordAttempt(ctx, tx, seq, row, a)
-		})
-		if err == nil {
+		if err = d.record(wctx, outcome{seq: seq, row: row, att: a}); err == nil {
 			return
 		}
 		time.Sleep(time.Duration(i+1) * 50 * time.Millisecond)

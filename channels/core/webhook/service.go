@@ -82,7 +82,7 @@ func New(cfg Config, d *db.DB, b *bus.Bus, reg prometheus.Registerer, logger *sl
 		o(s)
 	}
 	s.disp = newDispatcher(cfg, st, m, logger)
-	s.disp.write = s.write
+	s.disp.record = s.record
 	return s, nil
 }
 
@@ -105,7 +105,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("start webhooks: %w", err)
 	}
 
-	s.writer.Store(startWriter(s.store.db))
+	s.writer.Store(startWriter(s.store))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.done = make(chan struct{})
@@ -186,6 +186,16 @@ func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun
 	return s.store.db.RunInTx(ctx, nil, fn)
 }
 
+// record writes an attempt outcome, grouped with other writes while the service runs.
+func (s *Service) record(ctx context.Context, o outcome) error {
+	if w := s.writer.Load(); w != nil {
+		return w.record(ctx, o)
+	}
+	return s.store.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return s.store.recordOutcomes(ctx, tx, []outcome{o})
+	})
+}
+
 // HandleMessage is the bus handler of the events topic: it stores the event's deliveries and
 // returns nil (ack) only once they are written.
 func (s *Service) HandleMessage(msg *message.Message) error {
@@ -209,11 +219,18 @@ func (s *Service) Ingest(ctx context.Context, ev core.Event) error {
 	}
 	now := s.disp.now()
 	var rows []deliveryRow
-	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		rows, err = s.store.insertDeliveries(ctx, tx, ev, payload, targets, now)
-		return err
-	})
+	if s.store.dialect == db.Postgres {
+		// One statement commits alone, and PostgreSQL writers do not queue on a database-wide
+		// lock: inserting directly spares the bus handler, which runs one message at a time, the
+		// wait for a batch of outcomes.
+		rows, err = s.store.insertDeliveries(ctx, s.store.db, ev, payload, targets, now)
+	} else {
+		err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			rows, err = s.store.insertDeliveries(ctx, tx, ev, payload, targets, now)
+			return err
+		})
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -16,10 +18,11 @@ import (
 
 // store reads and writes the webhook tables. Times are unix milliseconds.
 type store struct {
-	db *bun.DB
+	db      *bun.DB
+	dialect db.Dialect
 }
 
-func newStore(d *db.DB) *store { return &store{db: d.Bun()} }
+func newStore(d *db.DB) *store { return &store{db: d.Bun(), dialect: d.Dialect()} }
 
 type endpointRow struct {
 	bun.BaseModel `bun:"table:webhook_endpoints"`
@@ -223,10 +226,35 @@ func (s *store) insertDeliveries(ctx context.Context, db bun.IDB, ev core.Event,
 			rows[i].Status, rows[i].NextAttemptAt, rows[i].LastError = string(StatusDead), nil, strPtr(errEndpointDisabled)
 		}
 	}
+	// Plain SQL with bind parameters, not bun's inlined values: the statement text repeats, so
+	// pgx reuses its prepared statement instead of preparing one per event.
+	var q strings.Builder
+	q.WriteString(`INSERT INTO webhook_deliveries (event_id, endpoint_id, session_id, event_type, payload, status,
+		attempts, round_attempts, next_attempt_at, last_error, created_at, updated_at) VALUES `)
+	args := make([]any, 0, 12*len(rows))
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(s.tuple(len(args), "text", "text", "text", "text", "text", "text", "integer", "integer", "bigint", "text", "bigint", "bigint"))
+		args = append(args, r.EventID, r.EndpointID, r.SessionID, r.EventType, r.Payload, r.Status, 0, 0,
+			r.NextAttemptAt, r.LastError, r.CreatedAt, r.UpdatedAt)
+	}
+	q.WriteString(" ON CONFLICT (event_id, endpoint_id) DO NOTHING RETURNING seq, endpoint_id")
+	res, err := sqlOf(db).QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("insert deliveries of event %s: %w", ev.ID, err)
+	}
 	var created []deliveryRow
-	err := db.NewInsert().Model(&rows).On("CONFLICT (event_id, endpoint_id) DO NOTHING").
-		Returning("seq, endpoint_id").Scan(ctx, &created)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	for res.Next() {
+		var c deliveryRow
+		if err := res.Scan(&c.Seq, &c.EndpointID); err != nil {
+			_ = res.Close()
+			return nil, fmt.Errorf("insert deliveries of event %s: %w", ev.ID, err)
+		}
+		created = append(created, c)
+	}
+	if err := errors.Join(res.Err(), res.Close()); err != nil {
 		return nil, fmt.Errorf("insert deliveries of event %s: %w", ev.ID, err)
 	}
 	byEndpoint := make(map[string]int64, len(created))
@@ -243,26 +271,89 @@ func (s *store) insertDeliveries(ctx context.Context, db bun.IDB, ev core.Event,
 	return out, nil
 }
 
-// recordAttempt stores an attempt and the delivery's new state; run it in a transaction.
-func (s *store) recordAttempt(ctx context.Context, tx bun.IDB, seq int64, d *deliveryRow, a Attempt) error {
-	if _, err := tx.NewUpdate().TableExpr("webhook_deliveries").
-		Set("status = ?", d.Status).Set("attempts = ?", d.Attempts).Set("round_attempts = ?", d.RoundAttempts).
-		Set("next_attempt_at = ?", d.NextAttemptAt).Set("last_status = ?", d.LastStatus).
-		Set("last_error = ?", d.LastError).Set("last_latency_ms = ?", d.LastLatencyMS).
-		Set("updated_at = ?", d.UpdatedAt).Where("seq = ?", seq).Exec(ctx); err != nil {
-		return fmt.Errorf("update delivery %d: %w", seq, err)
+// recordOutcomes stores attempts and their deliveries' new states in two statements, whatever
+// their number; run it in a transaction. Values are cast explicitly so that PostgreSQL types the
+// VALUES list like SQLite does.
+func (s *store) recordOutcomes(ctx context.Context, tx bun.IDB, outs []outcome) error {
+	if len(outs) == 0 {
+		return nil
 	}
-	var code *int
-	if a.StatusCode != 0 {
-		code = &a.StatusCode
+	var upd, ins strings.Builder
+	upd.WriteString(`UPDATE webhook_deliveries SET status = v.column2, attempts = v.column3,
+		round_attempts = v.column4, next_attempt_at = v.column5, last_status = v.column6,
+		last_error = v.column7, last_latency_ms = v.column8, updated_at = v.column9 FROM (VALUES `)
+	ins.WriteString(`INSERT INTO webhook_attempts
+		(delivery_seq, attempt, status_code, latency_ms, error, next_attempt_at, created_at) VALUES `)
+	updArgs := make([]any, 0, 9*len(outs))
+	insArgs := make([]any, 0, 7*len(outs))
+	for i, o := range outs {
+		if i > 0 {
+			upd.WriteString(", ")
+			ins.WriteString(", ")
+		}
+		upd.WriteString(s.tuple(len(updArgs), "bigint", "text", "integer", "integer", "bigint", "integer", "text", "double precision", "bigint"))
+		ins.WriteString(s.tuple(len(insArgs), "bigint", "integer", "integer", "double precision", "text", "bigint", "bigint"))
+		d, a := o.row, o.att
+		updArgs = append(updArgs, o.seq, d.Status, d.Attempts, d.RoundAttempts, d.NextAttemptAt, d.LastStatus,
+			d.LastError, d.LastLatencyMS, d.UpdatedAt)
+		var code *int
+		if a.StatusCode != 0 {
+			code = &a.StatusCode
+		}
+		insArgs = append(insArgs, o.seq, a.Attempt, code, float64(a.Latency.Microseconds())/1000, strPtr(a.Error),
+			ms(a.NextAttemptAt), a.At.UnixMilli())
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts
-		(delivery_seq, attempt, status_code, latency_ms, error, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		seq, a.Attempt, code, float64(a.Latency.Microseconds())/1000, strPtr(a.Error), ms(a.NextAttemptAt), a.At.UnixMilli(),
-	); err != nil {
-		return fmt.Errorf("record attempt of delivery %d: %w", seq, err)
+	upd.WriteString(") AS v WHERE webhook_deliveries.seq = v.column1")
+	if _, err := sqlOf(tx).ExecContext(ctx, upd.String(), updArgs...); err != nil {
+		return fmt.Errorf("update %d deliveries: %w", len(outs), err)
+	}
+	if _, err := sqlOf(tx).ExecContext(ctx, ins.String(), insArgs...); err != nil {
+		return fmt.Errorf("record %d attempts: %w", len(outs), err)
 	}
 	return nil
+}
+
+// tuple returns "(p1, p2, ...)" for the bind parameters after the first `after`, each cast to
+// its type so that PostgreSQL knows them in a VALUES list as SQLite does.
+func (s *store) tuple(after int, types ...string) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("CAST(")
+		if s.dialect == db.Postgres {
+			b.WriteString("$" + strconv.Itoa(after+i+1))
+		} else {
+			b.WriteByte('?')
+		}
+		b.WriteString(" AS " + t + ")")
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// sqlRunner is the database/sql side of a bun handle.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// sqlOf unwraps a bun handle to database/sql, which passes bind parameters to the driver
+// (bun's own methods inline them into the SQL text).
+func sqlOf(h bun.IDB) sqlRunner {
+	switch v := h.(type) {
+	case bun.Tx:
+		return v.Tx
+	case *bun.Tx:
+		return v.Tx
+	case *bun.DB:
+		return v.DB
+	case bun.Conn:
+		return v.Conn
+	}
+	return h
 }
 
 // openDeliveries returns up to limit open deliveries of endpoint with seq > after, oldest first.

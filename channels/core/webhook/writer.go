@@ -16,20 +16,31 @@ const maxBatch = 256
 // and no writers of ours queuing on SQLite's lock, whose busy handler sleeps in milliseconds.
 type writer struct {
 	db     *bun.DB
+	store  *store
 	ops    chan writeOp
 	stop   chan struct{}
 	exited chan struct{}
 }
 
+// writeOp is a function to run in the batch's transaction, or an attempt outcome: outcomes of
+// a batch are written together in two statements.
 type writeOp struct {
-	ctx  context.Context
-	fn   func(ctx context.Context, tx bun.Tx) error
-	done chan error
+	ctx     context.Context
+	fn      func(ctx context.Context, tx bun.Tx) error
+	outcome *outcome
+	done    chan error
+}
+
+// outcome is an attempt and the state it leaves its delivery in.
+type outcome struct {
+	seq int64
+	row *deliveryRow
+	att Attempt
 }
 
 // startWriter starts a writer; close it with shutdown.
-func startWriter(db *bun.DB) *writer {
-	w := &writer{db: db, ops: make(chan writeOp, maxBatch), stop: make(chan struct{}), exited: make(chan struct{})}
+func startWriter(st *store) *writer {
+	w := &writer{db: st.db, store: st, ops: make(chan writeOp, maxBatch), stop: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
 		defer close(w.exited)
 		w.run()
@@ -47,7 +58,16 @@ func (w *writer) shutdown() {
 // committed. fn may run twice (alone, after its batch failed), so it must not keep state
 // between runs.
 func (w *writer) exec(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	op := writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return w.submit(writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// record writes an attempt outcome with the other queued writes.
+func (w *writer) record(ctx context.Context, o outcome) error {
+	return w.submit(writeOp{ctx: ctx, outcome: &o, done: make(chan error, 1)})
+}
+
+func (w *writer) submit(op writeOp) error {
+	ctx := op.ctx
 	select {
 	case <-w.stop:
 		return errWriterStopped
@@ -121,14 +141,7 @@ func (w *writer) write(batch []writeOp) {
 		return
 	}
 	ctx := context.WithoutCancel(live[0].ctx)
-	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for _, op := range live {
-			if err := op.fn(ctx, tx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return w.apply(ctx, tx, live) })
 	if err == nil {
 		for _, op := range live {
 			op.done <- nil
@@ -140,8 +153,25 @@ func (w *writer) write(batch []writeOp) {
 		return
 	}
 	for _, op := range live {
-		op.done <- w.db.RunInTx(context.WithoutCancel(op.ctx), nil, op.fn)
+		op.done <- w.db.RunInTx(context.WithoutCancel(op.ctx), nil, func(ctx context.Context, tx bun.Tx) error {
+			return w.apply(ctx, tx, []writeOp{op})
+		})
 	}
+}
+
+// apply runs a batch's writes in tx.
+func (w *writer) apply(ctx context.Context, tx bun.Tx, ops []writeOp) error {
+	var outs []outcome
+	for _, op := range ops {
+		if op.outcome != nil {
+			outs = append(outs, *op.outcome)
+			continue
+		}
+		if err := op.fn(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return w.store.recordOutcomes(ctx, tx, outs)
 }
 
 // errWriterStopped: a write arrived after the service stopped.

@@ -43,8 +43,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS webhook_deliveries_event_endpoint_uq ON webhoo
 CREATE INDEX IF NOT EXISTS webhook_deliveries_open_idx ON webhook_deliveries (endpoint_id, seq)
     WHERE status IN ('pending', 'retrying');
 --bun:split
-CREATE INDEX IF NOT EXISTS webhook_deliveries_status_updated_idx ON webhook_deliveries (status, updated_at);
---bun:split
+-- The log's time-range queries, range redelivery and pruning.
 CREATE INDEX IF NOT EXISTS webhook_deliveries_created_idx ON webhook_deliveries (created_at, seq);
 --bun:split
 -- Every attempt, for the delivery log.
