@@ -98,7 +98,7 @@ func newSim(t *testing.T) *wasim.Simulator {
 }
 
 // pair creates session id and links it to phone through the QR, as a person would.
-func (g *e2eGateway) pair(t *testing.T, id string, phone *wasim.Phone) {
+func (g *e2eGateway) pair(t testing.TB, id string, phone *wasim.Phone) {
 	t.Helper()
 	ctx := t.Context()
 	created, err := g.api.CreateSessionWithResponse(ctx, client.CreateSessionRequest{Id: id})
@@ -124,7 +124,7 @@ func (g *e2eGateway) pair(t *testing.T, id string, phone *wasim.Phone) {
 	})
 }
 
-func (g *e2eGateway) send(t *testing.T, session string, body client.SendMessageRequest) string {
+func (g *e2eGateway) send(t testing.TB, session string, body client.SendMessageRequest) string {
 	t.Helper()
 	res, err := g.api.SendMessageWithResponse(t.Context(), session, nil, body)
 	require.NoError(t, err)
@@ -138,7 +138,7 @@ var rank = map[client.MessageStatus]int{client.MessageStatusQueued: 0, client.Me
 	client.MessageStatusDelivered: 2, client.MessageStatusRead: 3}
 
 // waitStatus waits until the message reached want (or a later outbound status).
-func (g *e2eGateway) waitStatus(t *testing.T, session, id string, want client.MessageStatus) client.Message {
+func (g *e2eGateway) waitStatus(t testing.TB, session, id string, want client.MessageStatus) client.Message {
 	t.Helper()
 	var m client.Message
 	deadline := time.Now().Add(20 * time.Second)

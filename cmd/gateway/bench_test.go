@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mau.fi/whatsmeow"
+	"go.uber.org/fx"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/channels/whatsapp"
+	"github.com/28web/hub/channels/whatsapp/wasim"
+	"github.com/28web/hub/openapi/client"
+	"github.com/28web/hub/platform/bus/bustest"
+	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/platform/db/dbtest"
+	"github.com/28web/hub/platform/httpserver"
+	"github.com/28web/hub/platform/log"
+)
+
+// benchSessions is how many sessions the send benchmark spreads its messages over.
+const benchSessions = 100
+
+// BenchmarkSendThroughput posts b.N messages through POST /api/v1/sessions/{id}/messages across
+// 100 connected sessions on PostgreSQL + Redis Streams, with the simulator in this process, and
+// measures until every one is acknowledged by the simulator (status sent). It reports accepted
+// and acknowledged messages per second and the accept latency percentiles. One minute at the
+// target is -benchtime=120000x.
+func BenchmarkSendThroughput(b *testing.B) {
+	environ, adjust := benchDeployment(b)
+	sim, err := wasim.New(wasim.Options{Logger: log.Discard()})
+	require.NoError(b, err)
+	require.NoError(b, sim.Start(b.Context()))
+	b.Cleanup(func() { _ = sim.Close() })
+
+	env := append([]string{"API_KEY=" + e2eKey, "HOST=127.0.0.1", "PORT=0", "SESSIONS_PATH=" + b.TempDir()}, environ...)
+	cfg, err := config.Load(config.LoadOptions{Environ: env})
+	require.NoError(b, err)
+	cfg.HTTP.RateLimit.PerIP.Disabled, cfg.HTTP.RateLimit.PerKey.Disabled = true, true
+	adjust(cfg)
+	var srv *httpserver.Server
+	var st *store.Store
+	app := fx.New(appOptions(cfg, "bench", log.Discard(), whatsapp.WithClientConfigurer(func(cli *whatsmeow.Client) {
+		wasim.ConfigureClient(cli, sim)
+	})), fx.Populate(&srv, &st), fx.NopLogger)
+	require.NoError(b, app.Err())
+	require.NoError(b, app.Start(b.Context()))
+	b.Cleanup(func() { _ = app.Stop(context.Background()) })
+	base := "http://" + srv.Addr()
+	c, err := client.NewWithKey(base, e2eKey)
+	require.NoError(b, err)
+	g := &e2eGateway{api: c, base: base}
+
+	recipients := make([]string, benchSessions)
+	pairStart := time.Now()
+	for i := range benchSessions {
+		agent, err := sim.NewPhone(fmt.Sprintf("55319%08d", i))
+		require.NoError(b, err)
+		customer, err := sim.NewPhone(fmt.Sprintf("55419%08d", i))
+		require.NoError(b, err)
+		recipients[i] = customer.Number() + "@s.whatsapp.net"
+		g.pair(b, fmt.Sprintf("bench-%03d", i), agent)
+	}
+	b.Logf("paired %d sessions in %s", benchSessions, time.Since(pairStart).Round(time.Millisecond))
+
+	// Pre-encoded bodies: the load generator must not be what is measured.
+	bodies := make([][]byte, benchSessions)
+	for i := range bodies {
+		bodies[i] = []byte(fmt.Sprintf(`{"to":%q,"type":"text","text":"benchmark message"}`, recipients[i]))
+	}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	const workers = 48
+	latencies := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var failed atomic.Int64
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				n := int(next.Add(1)) - 1
+				if n >= b.N {
+					return
+				}
+				s := n % benchSessions
+				req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/sessions/bench-%03d/messages", base, s), bytes.NewReader(bodies[s]))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set(client.APIKeyHeader, e2eKey)
+				t0 := time.Now()
+				resp, err := httpc.Do(req)
+				latencies[n] = time.Since(t0)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	require.Zero(b, failed.Load(), "every send accepted")
+
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		queued, err := countQueued(b.Context(), st)
+		require.NoError(b, err)
+		if queued == 0 {
+			break
+		}
+		require.True(b, time.Now().Before(deadline), "%d messages still queued", queued)
+		time.Sleep(50 * time.Millisecond) // polling the database, bounded by the deadline
+	}
+	acked := time.Since(start)
+	b.StopTimer()
+
+	slices.Sort(latencies)
+	pct := func(p float64) float64 { return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
+	b.ReportMetric(float64(b.N)/acked.Seconds(), "acked/s")
+	b.ReportMetric(pct(0.50), "accept-p50-ms")
+	b.ReportMetric(pct(0.99), "accept-p99-ms")
+}
+
+func countQueued(ctx context.Context, st *store.Store) (int, error) {
+	total := 0
+	for i := range benchSessions {
+		n, err := st.CountQueued(ctx, core.SessionID(fmt.Sprintf("bench-%03d", i)))
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// benchDeployment is PostgreSQL + Redis when their URLs are given, else SQLite + in-process.
+func benchDeployment(b *testing.B) ([]string, func(*config.Config)) {
+	if os.Getenv(dbtest.EnvPostgresURL) != "" {
+		bc := bustest.Redis(b)
+		return []string{"DATABASE_URL=" + dbtest.PostgresURL(b), "REDIS_URL=" + bc.RedisURL}, func(c *config.Config) {
+			c.Bus.Namespace = bc.Namespace
+			c.DB.MaxOpenConns = 40
+		}
+	}
+	return nil, func(*config.Config) {}
+}
