@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -179,7 +180,6 @@ func (b *SendMessageRequest) outgoing() core.OutgoingMessage {
 type sendInput struct {
 	SessionPath
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key with the same body returns the first result; with another body, 422."`
-	RawBody        []byte
 	Body           SendMessageRequest
 }
 
@@ -325,7 +325,12 @@ func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutp
 	}
 	req := pipeline.AcceptRequest{Session: in.ID, Message: in.Body.outgoing(), IdempotencyKey: in.IdempotencyKey}
 	if in.IdempotencyKey != "" {
-		sum := sha256.Sum256(in.RawBody)
+		// The hash is of the decoded request, so formatting and field order do not matter.
+		canonical, err := json.Marshal(in.Body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		sum := sha256.Sum256(canonical)
 		req.RequestHash = hex.EncodeToString(sum[:])
 	}
 	m, _, err := h.Pipeline.Accept(ctx, req)

@@ -1841,7 +1841,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SendMessageRequest"];
-                "application/octet-stream": string;
             };
         };
         responses: {
