@@ -93,14 +93,12 @@ type AcceptRequest struct {
 	RequestHash string
 }
 
-// Accept validates nothing beyond the session's existence (the API validated the content),
-// stores the message as queued and publishes its command. It returns the stored message and
+// Accept validates nothing beyond the session's existence (the API validated the content; an
+// unknown session yields core.ErrNotFound), stores the message as queued and publishes its
+// command. It returns the stored message and
 // whether this call created it (false: an idempotent replay). Once it returns without error the
 // message will be sent, even across a crash.
 func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message, bool, error) {
-	if err := p.store.SessionExists(ctx, req.Session); err != nil {
-		return store.Message{}, false, err
-	}
 	msg := req.Message
 	msg.ID = p.newMessageID()
 	payload, err := json.Marshal(msg)

@@ -54,7 +54,8 @@ func (m Message) Outgoing() (core.OutgoingMessage, error) {
 // ErrIdempotencyMismatch: the Idempotency-Key was used before with another request body.
 var ErrIdempotencyMismatch = fmt.Errorf("%w: idempotency key reused with a different request", core.ErrInvalid)
 
-// AcceptOutbound stores a new queued outbound message. When the session already used
+// AcceptOutbound stores a new queued outbound message; an unknown session yields
+// core.ErrNotFound. When the session already used
 // m.IdempotencyKey, it returns the stored message and created=false if m.RequestHash matches,
 // and ErrIdempotencyMismatch otherwise.
 func (s *Store) AcceptOutbound(ctx context.Context, m Message) (stored Message, created bool, err error) {
@@ -67,6 +68,9 @@ func (s *Store) AcceptOutbound(ctx context.Context, m Message) (stored Message, 
 	_, err = s.db.NewInsert().Model(&m).Exec(ctx)
 	if err == nil {
 		return m, true, nil
+	}
+	if isForeignKeyViolation(err) {
+		return Message{}, false, fmt.Errorf("session %s: %w", m.SessionID, core.ErrNotFound)
 	}
 	if !isUniqueViolation(err) || m.IdempotencyKey == "" {
 		if isUniqueViolation(err) {
@@ -111,18 +115,23 @@ func (s *Store) Body(ctx context.Context, session core.SessionID, id core.Messag
 // StartAttempt counts a send attempt of a queued message and reports whether it still needs
 // sending: false once it was sent, acknowledged or failed (a redelivered command).
 func (s *Store) StartAttempt(ctx context.Context, session core.SessionID, id core.MessageID) (Message, bool, error) {
-	res, err := s.db.NewUpdate().Model((*Message)(nil)).
+	// One round trip on the hot path: the row comes back with the update.
+	var m Message
+	err := s.db.NewUpdate().Model(&m).
 		Set("attempts = attempts + 1").Set("updated_at = ?", now()).
-		Where("session_id = ? AND id = ? AND status = ?", session, id, core.MessageStatusQueued).Exec(ctx)
-	if err != nil {
+		Where("session_id = ? AND id = ? AND status = ?", session, id, core.MessageStatusQueued).
+		Returning("*").Scan(ctx)
+	if err == nil {
+		return m, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
 		return Message{}, false, fmt.Errorf("start attempt %s: %w", id, err)
 	}
-	m, err := s.Message(ctx, session, id)
+	m, err = s.Message(ctx, session, id)
 	if err != nil {
 		return Message{}, false, err
 	}
-	n, _ := res.RowsAffected()
-	return m, n == 1, nil
+	return m, false, nil
 }
 
 // MarkSent moves a queued message to sent. A receipt that arrived first already moved it

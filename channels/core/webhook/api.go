@@ -163,7 +163,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		OperationID: "listSessionWebhooks", Method: http.MethodGet, Path: sessionWebhooks, Tags: []string{apiTag},
 		Summary:     "List a session's webhooks",
 		Description: "Lists the endpoints receiving this session's events (the global APP_WEBHOOK_URL endpoint is listed by listWebhookEndpoints). Secrets are never shown here.",
-		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors:      []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.list))
 
 	huma.Register(api, huma.Operation{
@@ -171,7 +171,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Summary: "Replace a session's webhooks",
 		Description: "Sets the session's complete list of webhook endpoints. An endpoint whose url is listed keeps its id, secret and state; " +
 			"new urls get new endpoints, whose whsec_ secrets are in this answer only; unlisted endpoints are deleted and their pending deliveries cancelled.",
-		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors: []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.replace))
 
 	huma.Register(api, huma.Operation{
@@ -179,7 +179,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Summary:       "Delete a session's webhooks",
 		Description:   "Deletes every webhook endpoint of the session and cancels their pending deliveries. The delivery log keeps their history.",
 		DefaultStatus: http.StatusNoContent,
-		Errors:        []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors:        []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.deleteAll))
 
 	huma.Register(api, huma.Operation{
@@ -188,7 +188,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Description: "Adds one endpoint receiving this session's events. The answer carries its whsec_ signing secret, shown only here " +
 			"(and after rotateWebhookSecret). A session has at most 10 webhooks; a url already registered for the session is a conflict.",
 		DefaultStatus: http.StatusCreated,
-		Errors:        []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+		Errors:        []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.create))
 
 	huma.Register(api, huma.Operation{
@@ -196,13 +196,14 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Summary:       "Delete one of a session's webhooks",
 		Description:   "Deletes the endpoint and cancels its pending deliveries.",
 		DefaultStatus: http.StatusNoContent,
-		Errors:        []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors:        []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.deleteOne))
 
 	huma.Register(api, huma.Operation{
 		OperationID: "listWebhookEndpoints", Method: http.MethodGet, Path: "/api/v1/webhooks/endpoints", Tags: []string{apiTag},
 		Summary:     "List every webhook endpoint",
 		Description: "Lists the global endpoint (id \"global\", from APP_WEBHOOK_URL) first, then every session's endpoints, with their state. Secrets are never shown here.",
+		Errors:      []int{http.StatusServiceUnavailable},
 	}, httpserver.Handle(errs, h.listAll))
 
 	huma.Register(api, huma.Operation{
@@ -210,7 +211,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Summary: "Re-enable a disabled webhook endpoint",
 		Description: "An endpoint is disabled when it answers 410 Gone or fails without success for disable_after (default 5 days). " +
 			"Re-enabling resumes its paused deliveries; events that arrived while it was disabled are logged dead: send them with redeliverFailedWebhookDeliveries.",
-		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors: []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.enable))
 
 	huma.Register(api, huma.Operation{
@@ -218,7 +219,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Summary: "Rotate a webhook endpoint's signing secret",
 		Description: "Issues a new whsec_ secret, returned in this answer only. During the grace period (rotation_grace, default 24 h) every " +
 			"request carries two signatures in webhook-signature, one per secret, so receivers can switch without losing a message.",
-		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors: []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.rotate))
 
 	huma.Register(api, huma.Operation{
@@ -242,7 +243,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Description: "Sends a succeeded or dead delivery again, with a fresh retry schedule and the same webhook-id (receivers deduplicate on it). " +
 			"It keeps its place in its session's order. A pending or retrying delivery, or one whose endpoint was deleted, is a conflict.",
 		DefaultStatus: http.StatusAccepted,
-		Errors:        []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+		Errors:        []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.redeliver))
 
 	huma.Register(api, huma.Operation{
@@ -250,7 +251,7 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		Summary:       "Redeliver every failed webhook delivery in a time range",
 		Description:   "Queues again every dead delivery created in [since, until), optionally only one endpoint's, session's or event type's, oldest first, at most 10000 per call.",
 		DefaultStatus: http.StatusAccepted,
-		Errors:        []int{http.StatusUnprocessableEntity},
+		Errors:        []int{http.StatusServiceUnavailable, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.redeliverRange))
 }
 
@@ -264,8 +265,12 @@ func (h *handlers) list(ctx context.Context, in *sessionPath) (*endpointListOutp
 	if err := h.svc.checkSession(ctx, h.sessions, id); err != nil {
 		return nil, err
 	}
+	views, err := h.svc.SessionEndpoints(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	out := &endpointListOutput{}
-	out.Body.Webhooks = h.svc.SessionEndpoints(ctx, id)
+	out.Body.Webhooks = views
 	return out, nil
 }
 
@@ -326,8 +331,12 @@ func (h *handlers) deleteOne(ctx context.Context, in *deleteOneInput) (*struct{}
 }
 
 func (h *handlers) listAll(ctx context.Context, _ *struct{}) (*endpointListOutput, error) {
+	views, err := h.svc.Endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &endpointListOutput{}
-	out.Body.Webhooks = h.svc.Endpoints(ctx)
+	out.Body.Webhooks = views
 	return out, nil
 }
 

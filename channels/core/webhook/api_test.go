@@ -19,9 +19,7 @@ import (
 
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/webhook"
-	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/platform/db"
-	"github.com/28web/hub/platform/db/dbtest"
 	"github.com/28web/hub/platform/httpserver"
 )
 
@@ -189,6 +187,11 @@ func TestAPI(t *testing.T) {
 			c.do("GET", "/api/v1/webhooks/deliveries?status=succeeded&eventId="+string(ev.ID), nil, &page)
 			return len(page.Deliveries) == 2
 		})
+		assert.Equal(t, http.StatusOK, c.do("GET", "/api/v1/webhooks/deliveries?since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z", nil, &page))
+		assert.Empty(t, page.Deliveries, "time range filter")
+		assert.Equal(t, http.StatusOK, c.do("GET", "/api/v1/webhooks/deliveries?event=message&sessionId=s1&since="+
+			time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), nil, &page))
+		assert.Len(t, page.Deliveries, 2)
 		assert.Equal(t, http.StatusOK, c.do("GET", "/api/v1/webhooks/deliveries?sessionId=s1&endpointId="+created.ID+"&limit=1", nil, &page))
 		require.Len(t, page.Deliveries, 1)
 		assert.Equal(t, page.Deliveries[0].ID, page.NextBefore)
@@ -230,11 +233,18 @@ func TestAPI(t *testing.T) {
 }
 
 func TestOpenAPIDocumentsWebhooks(t *testing.T) {
-	d := dbtest.SQLite(t, migrations.Webhooks)
-	svc, err := webhook.New(fastConfig(""), d, nil, nil, testLogger())
+	// Documenting needs no running service: handlers are registered, never called.
+	cfg := httpserver.Config{APIKey: apiKey}
+	cfg.SetDefaults()
+	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "test", Version: "1"}, testLogger())
 	require.NoError(t, err)
-	_, srv := newAPI(t, svc, nil)
+	webhook.RegisterRoutes(srv.API(), nil, nil, srv.Errors())
+	webhook.DocumentWebhooks(srv.API())
 	oapi := srv.API().OpenAPI()
+	_, err = oapi.YAML()
+	require.NoError(t, err)
+	_, err = oapi.DowngradeYAML()
+	require.NoError(t, err)
 
 	require.Len(t, oapi.Webhooks, len(core.EventTypes))
 	for _, et := range core.EventTypes {

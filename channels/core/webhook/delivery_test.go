@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,7 +82,7 @@ func deliveryOf(t *testing.T, svc *webhook.Service, id core.EventID, status webh
 func TestRetriesOnFailures(t *testing.T) {
 	cases := []struct {
 		name string
-		// fail answers the first failures; returning false means the request is not recorded
+		// fail answers the first `failures` requests, which are not recorded as accepted
 		fail     func(w http.ResponseWriter, r *http.Request)
 		failures int
 		wantErr  string
@@ -105,10 +106,9 @@ func TestRetriesOnFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			eachDB(t, func(t *testing.T, d *db.DB) {
-				calls := 0
+				var calls atomic.Int64
 				rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) bool {
-					calls++
-					if calls <= tc.failures {
+					if calls.Add(1) <= int64(tc.failures) {
 						tc.fail(w, r)
 						return false
 					}
@@ -141,9 +141,7 @@ func TestRetriesOnFailures(t *testing.T) {
 
 func TestDeadLetterAfterLastAttempt(t *testing.T) {
 	eachDB(t, func(t *testing.T, d *db.DB) {
-		calls := 0
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
-			calls++
 			w.WriteHeader(http.StatusBadGateway)
 			return false
 		})
@@ -178,10 +176,9 @@ func TestNoRetryOn4xx(t *testing.T) {
 
 func TestRetryAfterHonoured(t *testing.T) {
 	eachDB(t, func(t *testing.T, d *db.DB) {
-		var firstAt time.Time
+		var firstAt atomic.Pointer[time.Time]
 		rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) bool {
-			if firstAt.IsZero() {
-				firstAt = time.Now()
+			if now := time.Now(); firstAt.CompareAndSwap(nil, &now) {
 				w.Header().Set("Retry-After", "1")
 				w.WriteHeader(http.StatusTooManyRequests)
 				return false
@@ -194,7 +191,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 		require.NoError(t, svc.Ingest(t.Context(), ev))
 		rc.waitCount(t, 1)
 		// The schedule says 10 ms; Retry-After asked for a second.
-		assert.GreaterOrEqual(t, time.Since(firstAt), 900*time.Millisecond)
+		assert.GreaterOrEqual(t, time.Since(*firstAt.Load()), 900*time.Millisecond)
 		_, atts := deliveryOf(t, svc, ev.ID, webhook.StatusSucceeded)
 		require.Len(t, atts, 2)
 		assert.Equal(t, http.StatusTooManyRequests, atts[0].StatusCode)
@@ -204,25 +201,37 @@ func TestRetryAfterHonoured(t *testing.T) {
 
 func TestGoneDisablesEndpointAndEnableRecovers(t *testing.T) {
 	eachDB(t, func(t *testing.T, d *db.DB) {
-		gone := true
+		var gone atomic.Bool
+		gone.Store(true)
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
-			if gone {
+			if gone.Load() {
 				w.WriteHeader(http.StatusGone)
 				return false
 			}
 			w.WriteHeader(http.StatusOK)
 			return true
 		})
-		svc := startService(t, d, fastConfig(rc.URL))
+		disabled := make(chan webhook.EndpointView, 1)
+		svc := startService(t, d, fastConfig(rc.URL), webhook.WithDisableHook(func(v webhook.EndpointView) { disabled <- v }))
 		first := event("s1", "first")
 		require.NoError(t, svc.Ingest(t.Context(), first))
 		del, _ := deliveryOf(t, svc, first.ID, webhook.StatusDead)
 		assert.Equal(t, 1, del.Attempts)
-		eps := svc.Endpoints(t.Context())
+		eps := listEndpoints(t, svc)
 		require.Len(t, eps, 1)
 		assert.True(t, eps[0].Disabled)
 		assert.Contains(t, eps[0].DisabledReason, "410")
 		assert.ErrorContains(t, svc.Check(t.Context()), "disabled")
+		select {
+		case v := <-disabled:
+			assert.Equal(t, webhook.GlobalEndpointID, v.ID)
+			assert.Empty(t, v.Secret)
+		case <-time.After(wait):
+			t.Fatal("disable hook not called")
+		}
+		stats, err := svc.Stats(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, webhook.Stats{Endpoints: 1, DisabledEndpoints: 1}, stats)
 
 		// While disabled, events are logged dead at once and nothing is sent.
 		second := event("s1", "second")
@@ -232,8 +241,8 @@ func TestGoneDisablesEndpointAndEnableRecovers(t *testing.T) {
 		assert.Empty(t, atts)
 
 		// Recovery: re-enable, then redeliver what failed meanwhile.
-		gone = false
-		_, err := svc.EnableEndpoint(t.Context(), webhook.GlobalEndpointID)
+		gone.Store(false)
+		_, err = svc.EnableEndpoint(t.Context(), webhook.GlobalEndpointID)
 		require.NoError(t, err)
 		require.NoError(t, svc.Check(t.Context()))
 		n, err := svc.RedeliverFailed(t.Context(), webhook.DeliveryFilter{Since: time.Now().Add(-time.Minute)})

@@ -74,7 +74,8 @@ type job struct {
 func newDispatcher(cfg Config, st *store, m *metrics, logger *slog.Logger) *Dispatcher {
 	return &Dispatcher{
 		cfg: cfg, store: st, metrics: m, logger: logger,
-		client:    newHTTPClient(cfg.AllowPrivateTargets, cfg.EndpointConcurrency),
+		// Idle connections per host up to the global bound: many endpoints may share a host.
+		client:    newHTTPClient(cfg.AllowPrivateTargets, cfg.Concurrency),
 		now:       func() time.Time { return time.Now().UTC() },
 		wake:      make(chan struct{}, 1),
 		endpoints: map[EndpointID]*endpointState{},
@@ -198,6 +199,20 @@ func (d *Dispatcher) enqueue(rows []deliveryRow, payload []byte) {
 	d.signal()
 }
 
+// adopt puts open rows that memory may have missed in their chains, whatever loadedSeq says;
+// rows already held are ignored.
+func (d *Dispatcher) adopt(rows []deliveryRow, payload []byte) {
+	d.mu.Lock()
+	for i := range rows {
+		r := &rows[i]
+		if st := d.endpoints[EndpointID(r.EndpointID)]; st != nil {
+			d.push(st, jobFromRow(r, payload))
+		}
+	}
+	d.mu.Unlock()
+	d.signal()
+}
+
 // reopen puts redelivered rows back in memory, at their place in their chains.
 func (d *Dispatcher) reopen(rows []deliveryRow) {
 	d.mu.Lock()
@@ -233,21 +248,23 @@ func (d *Dispatcher) push(st *endpointState, j *job) {
 		ch = &chain{}
 		st.chains[j.session] = ch
 	}
-	k, found := slices.BinarySearchFunc(ch.jobs, j.seq, func(x *job, seq int64) int {
-		switch {
-		case x.seq < seq:
-			return -1
-		case x.seq > seq:
-			return 1
-		}
-		return 0
-	})
-	if found {
+	// Fresh deliveries arrive in seq order: append. Others (loaded, adopted, reopened) take
+	// their place by seq, after a busy head, which must stay first.
+	if n := len(ch.jobs); n == 0 || ch.jobs[n-1].seq < j.seq {
+		ch.jobs = append(ch.jobs, j)
+		st.queued++
 		return
 	}
-	// A busy head stays first: an older reopened delivery goes right after it.
-	if k == 0 && ch.busy {
-		k = 1
+	if slices.ContainsFunc(ch.jobs, func(x *job) bool { return x.seq == j.seq }) {
+		return
+	}
+	start := 0
+	if ch.busy {
+		start = 1
+	}
+	k := start
+	for k < len(ch.jobs) && ch.jobs[k].seq < j.seq {
+		k++
 	}
 	ch.jobs = slices.Insert(ch.jobs, k, j)
 	st.queued++

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/webhook"
+	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/platform/db"
+	"github.com/28web/hub/platform/db/dbtest"
 )
 
 func ack(session core.SessionID) core.Event {
@@ -78,7 +81,7 @@ func TestSessionEndpointsAndFilters(t *testing.T) {
 		assert.Equal(t, views[0].ID, again[0].ID)
 		assert.Empty(t, again[0].Secret)
 		assert.Equal(t, []core.EventType{core.EventMessageAck}, again[0].Events)
-		assert.Len(t, svc.SessionEndpoints(t.Context(), "s1"), 1)
+		assert.Len(t, must[[]webhook.EndpointView](t)(svc.SessionEndpoints(t.Context(), "s1")), 1)
 
 		// Input errors wrap core.ErrInvalid or ErrConflict.
 		_, err = svc.CreateSessionEndpoint(t.Context(), "s2", webhook.EndpointInput{URL: s2All.URL})
@@ -97,7 +100,7 @@ func TestSessionEndpointsAndFilters(t *testing.T) {
 		require.NoError(t, svc.DeleteSessionEndpoint(t.Context(), "s2", s2.ID))
 		assert.ErrorIs(t, svc.DeleteSessionEndpoint(t.Context(), "s2", s2.ID), core.ErrNotFound)
 		require.NoError(t, svc.DeleteSessionEndpoints(t.Context(), "s1"))
-		assert.Len(t, svc.Endpoints(t.Context()), 1, "only the global endpoint is left")
+		assert.Len(t, listEndpoints(t, svc), 1, "only the global endpoint is left")
 	})
 }
 
@@ -135,8 +138,17 @@ func TestRedeliverAndRotate(t *testing.T) {
 		_, err := svc.Redeliver(t.Context(), del.ID+1000)
 		assert.ErrorIs(t, err, core.ErrNotFound)
 
+		_, err = svc.RotateSecret(t.Context(), webhook.GlobalEndpointID)
+		assert.ErrorIs(t, err, core.ErrConflict, "a configured secret is rotated in the configuration")
+
+		// Without a configured secret the stored one rotates through the API.
+		require.NoError(t, svc.Stop(t.Context()))
+		oldSecret := cfg.Secret
+		cfg.Secret = ""
+		svc = startService(t, d, cfg)
 		rotated, err := svc.RotateSecret(t.Context(), webhook.GlobalEndpointID)
 		require.NoError(t, err)
+		cfg.Secret = oldSecret
 		require.NotEqual(t, cfg.Secret, rotated.Secret)
 		require.NotNil(t, rotated.PreviousSecretExpiresAt)
 
@@ -153,11 +165,11 @@ func TestRedeliverAndRotate(t *testing.T) {
 		assert.Equal(t, 2, del.Attempts)
 		assert.Len(t, atts, 2)
 
-		// A config secret that changed at start is a rotation too.
+		// A configured secret that changed at start is a rotation too.
 		require.NoError(t, svc.Stop(t.Context()))
 		cfg.Secret = webhook.NewSecret()
 		svc2 := startService(t, d, cfg)
-		eps := svc2.Endpoints(t.Context())
+		eps := listEndpoints(t, svc2)
 		require.Len(t, eps, 1)
 		assert.NotNil(t, eps[0].PreviousSecretExpiresAt)
 	})
@@ -175,10 +187,10 @@ func TestDisabledAfterFailingTooLong(t *testing.T) {
 		svc := startService(t, d, cfg)
 		require.NoError(t, svc.Ingest(t.Context(), event("s1", "x")))
 		waitFor(t, "endpoint disabled", func() bool {
-			eps := svc.Endpoints(t.Context())
+			eps := listEndpoints(t, svc)
 			return len(eps) == 1 && eps[0].Disabled
 		})
-		eps := svc.Endpoints(t.Context())
+		eps := listEndpoints(t, svc)
 		assert.Contains(t, eps[0].DisabledReason, "failing")
 		assert.Error(t, svc.Check(t.Context()))
 		v, err := svc.EnableEndpoint(t.Context(), webhook.GlobalEndpointID)
@@ -186,4 +198,22 @@ func TestDisabledAfterFailingTooLong(t *testing.T) {
 		assert.False(t, v.Disabled)
 		assert.Nil(t, v.FailingSince)
 	})
+}
+
+// Before Start has loaded the endpoints, endpoint operations answer ErrUnavailable instead of
+// acting on an empty set.
+func TestEndpointOperationsWaitForStart(t *testing.T) {
+	d := dbtest.SQLite(t, migrations.Webhooks)
+	svc, err := webhook.New(fastConfig(""), d, nil, nil, testLogger())
+	require.NoError(t, err)
+	_, err = svc.Endpoints(t.Context())
+	assert.ErrorIs(t, err, core.ErrUnavailable)
+	_, err = svc.SetSessionEndpoints(t.Context(), "s1", nil)
+	assert.ErrorIs(t, err, core.ErrUnavailable)
+	_, err = svc.RotateSecret(t.Context(), webhook.GlobalEndpointID)
+	assert.ErrorIs(t, err, core.ErrUnavailable)
+	require.NoError(t, svc.Start(t.Context()))
+	t.Cleanup(func() { assert.NoError(t, svc.Stop(context.Background())) })
+	_, err = svc.Endpoints(t.Context())
+	assert.NoError(t, err)
 }

@@ -57,9 +57,9 @@ func eachDB(t *testing.T, body func(t *testing.T, d *db.DB)) {
 }
 
 // startService builds and starts a service without a bus; events go in with Ingest.
-func startService(t *testing.T, d *db.DB, cfg webhook.Config) *webhook.Service {
+func startService(t *testing.T, d *db.DB, cfg webhook.Config, opts ...webhook.Option) *webhook.Service {
 	t.Helper()
-	svc, err := webhook.New(cfg, d, nil, nil, testLogger())
+	svc, err := webhook.New(cfg, d, nil, nil, testLogger(), opts...)
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(t.Context()))
 	t.Cleanup(func() {
@@ -182,4 +182,21 @@ func verifyStandardWebhook(secret string, h http.Header, body []byte, tolerance 
 		}
 	}
 	return false
+}
+
+// listEndpoints lists every endpoint of svc.
+func listEndpoints(t *testing.T, svc *webhook.Service) []webhook.EndpointView {
+	t.Helper()
+	eps, err := svc.Endpoints(t.Context())
+	require.NoError(t, err)
+	return eps
+}
+
+// must returns a function unwrapping (value, error) pairs, failing the test on error.
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		require.NoError(t, err)
+		return v
+	}
 }

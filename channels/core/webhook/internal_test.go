@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -12,6 +14,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/migrations"
+	"github.com/28web/hub/platform/db/dbtest"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -104,4 +110,40 @@ func TestConfigValidate(t *testing.T) {
 	assert.Error(t, loopback.Validate())
 	loopback.AllowPrivateTargets = true
 	assert.NoError(t, loopback.Validate())
+}
+
+// An event whose rows were committed by a try that never handed them to the dispatcher (its
+// context ended first) is delivered when the bus redelivers it.
+func TestRedeliveredEventAdoptsOrphanRows(t *testing.T) {
+	d := dbtest.SQLite(t, migrations.Webhooks)
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get(HeaderID)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	cfg := Config{URL: srv.URL, AllowPrivateTargets: true, PollInterval: time.Hour}
+	svc, err := New(cfg, d, nil, nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(t.Context()))
+	defer func() { assert.NoError(t, svc.Stop(context.Background())) }()
+
+	ev := core.NewEvent("s1", &core.BatteryEvent{Battery: 50})
+	payload, err := json.Marshal(ev)
+	require.NoError(t, err)
+	_, err = svc.store.insertDeliveries(t.Context(), svc.store.db, ev, payload, svc.disp.match(ev), time.Now())
+	require.NoError(t, err)
+	select {
+	case id := <-got:
+		t.Fatalf("orphan row %s sent before the redelivery", id)
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	require.NoError(t, svc.Ingest(t.Context(), ev))
+	select {
+	case id := <-got:
+		assert.Equal(t, string(ev.ID), id)
+	case <-time.After(10 * time.Second):
+		t.Fatal("orphan row not delivered")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,10 +52,9 @@ func TestPruneOldDeliveries(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	d := dbtest.SQLite(t, migrations.Webhooks)
-	var calls int
+	var calls atomic.Int64
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
-		calls++
-		if calls == 1 {
+		if calls.Add(1) == 1 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return false
 		}

@@ -38,16 +38,21 @@ type SessionChecker interface {
 // Service is webhook delivery: endpoint management, bus ingestion, the dispatcher and the
 // delivery log. Its methods are safe for concurrent use.
 type Service struct {
-	cfg    Config
-	topic  string
-	store  *store
-	disp   *Dispatcher
-	bus    *bus.Bus
-	logger *slog.Logger
+	cfg   Config
+	topic string
+	store *store
+	// onDisable reports endpoints the dispatcher disabled; optional.
+	onDisable func(EndpointView)
+	disp      *Dispatcher
+	bus       *bus.Bus
+	logger    *slog.Logger
 
 	// mu serialises endpoint changes, so that a replace sees a consistent set.
 	mu sync.Mutex
 
+	// loaded: the endpoints are in memory. Endpoint operations answer ErrUnavailable before,
+	// since the HTTP server may start serving before this service starts.
+	loaded atomic.Bool
 	// writer groups hot-path writes while the service runs; nil otherwise.
 	writer atomic.Pointer[writer]
 
@@ -60,6 +65,12 @@ type Service struct {
 
 // Option adjusts a Service.
 type Option func(*Service)
+
+// WithDisableHook calls fn whenever the dispatcher disables an endpoint (410 Gone, or failing
+// for disable_after), so that the caller can report it, e.g. as an event. fn must not block.
+func WithDisableHook(fn func(EndpointView)) Option {
+	return func(s *Service) { s.onDisable = fn }
+}
 
 // WithTopic consumes events from topic instead of core.TopicEvents (tests sharing a Redis use
 // their own stream).
@@ -83,6 +94,9 @@ func New(cfg Config, d *db.DB, b *bus.Bus, reg prometheus.Registerer, logger *sl
 	}
 	s.disp = newDispatcher(cfg, st, m, logger)
 	s.disp.record = s.record
+	if s.onDisable != nil {
+		s.disp.onDisable = func(e *Endpoint) { s.onDisable(view(e, false, s.disp.now())) }
+	}
 	return s, nil
 }
 
@@ -104,6 +118,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.syncGlobal(ctx, eps); err != nil {
 		return fmt.Errorf("start webhooks: %w", err)
 	}
+	s.loaded.Store(true)
 
 	s.writer.Store(startWriter(s.store))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -235,6 +250,16 @@ func (s *Service) Ingest(ctx context.Context, ev core.Event) error {
 		return err
 	}
 	s.disp.enqueue(rows, payload)
+	if len(rows) < len(targets) {
+		// A redelivered event: its rows exist. A previous try may have committed them without
+		// being told (its context ended first), so hand the open ones to the dispatcher again;
+		// it ignores those it already holds.
+		open, err := s.store.openDeliveriesOfEvent(ctx, ev.ID)
+		if err != nil {
+			return err
+		}
+		s.disp.adopt(open, payload)
+	}
 	return nil
 }
 
@@ -320,6 +345,14 @@ func view(e *Endpoint, withSecret bool, now time.Time) EndpointView {
 	return v
 }
 
+// ready fails until Start has loaded the endpoints.
+func (s *Service) ready() error {
+	if !s.loaded.Load() {
+		return fmt.Errorf("%w: webhook delivery is starting", core.ErrUnavailable)
+	}
+	return nil
+}
+
 // checkSession verifies a session exists when a checker is set.
 func (s *Service) checkSession(ctx context.Context, sessions SessionChecker, id core.SessionID) error {
 	if err := id.Validate(); err != nil {
@@ -364,7 +397,10 @@ func (s *Service) applyInput(e *Endpoint, in EndpointInput) error {
 }
 
 // SessionEndpoints lists a session's endpoints (secrets not included).
-func (s *Service) SessionEndpoints(_ context.Context, session core.SessionID) []EndpointView {
+func (s *Service) SessionEndpoints(_ context.Context, session core.SessionID) ([]EndpointView, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
 	now := s.disp.now()
 	var out []EndpointView
 	for _, e := range s.sortedEndpoints() {
@@ -372,18 +408,21 @@ func (s *Service) SessionEndpoints(_ context.Context, session core.SessionID) []
 			out = append(out, view(e, false, now))
 		}
 	}
-	return nonNil(out)
+	return nonNil(out), nil
 }
 
 // Endpoints lists every endpoint, the global one first (secrets not included).
-func (s *Service) Endpoints(_ context.Context) []EndpointView {
+func (s *Service) Endpoints(_ context.Context) ([]EndpointView, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
 	now := s.disp.now()
 	eps := s.sortedEndpoints()
 	out := make([]EndpointView, len(eps))
 	for i, e := range eps {
 		out[i] = view(e, false, now)
 	}
-	return out
+	return out, nil
 }
 
 func (s *Service) sortedEndpoints() []*Endpoint {
@@ -409,6 +448,9 @@ func (s *Service) sortedEndpoints() []*Endpoint {
 // deleted and their pending deliveries cancelled. The session-creation handler calls it; it
 // does not check that the session exists. Invalid input wraps core.ErrInvalid.
 func (s *Service) SetSessionEndpoints(ctx context.Context, session core.SessionID, inputs []EndpointInput) ([]EndpointView, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
 	if err := session.Validate(); err != nil {
 		return nil, err
 	}
@@ -479,6 +521,9 @@ func (s *Service) SetSessionEndpoints(ctx context.Context, session core.SessionI
 
 // CreateSessionEndpoint adds one endpoint to a session; the result carries its secret.
 func (s *Service) CreateSessionEndpoint(ctx context.Context, session core.SessionID, in EndpointInput) (EndpointView, error) {
+	if err := s.ready(); err != nil {
+		return EndpointView{}, err
+	}
 	if err := session.Validate(); err != nil {
 		return EndpointView{}, err
 	}
@@ -510,6 +555,9 @@ func (s *Service) CreateSessionEndpoint(ctx context.Context, session core.Sessio
 
 // DeleteSessionEndpoint deletes one endpoint of a session and cancels its pending deliveries.
 func (s *Service) DeleteSessionEndpoint(ctx context.Context, session core.SessionID, id EndpointID) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.disp.endpoint(id)
@@ -523,6 +571,9 @@ func (s *Service) DeleteSessionEndpoint(ctx context.Context, session core.Sessio
 // DeleteSessionEndpoints deletes every endpoint of a session (call it when the session is
 // deleted) and cancels their pending deliveries.
 func (s *Service) DeleteSessionEndpoints(ctx context.Context, session core.SessionID) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []EndpointID
@@ -546,14 +597,23 @@ func (s *Service) EnableEndpoint(ctx context.Context, id EndpointID) (EndpointVi
 }
 
 // RotateSecret gives an endpoint a new secret, returned in the result; the previous one keeps
-// signing (both signatures are sent) for Config.RotationGrace.
+// signing (both signatures are sent) for Config.RotationGrace. The global endpoint's secret,
+// when configured (Config.Secret), is rotated by changing the configuration instead (a conflict
+// here).
 func (s *Service) RotateSecret(ctx context.Context, id EndpointID) (EndpointView, error) {
+	if id == GlobalEndpointID && s.cfg.Secret != "" {
+		// The next start would put the configured secret back.
+		return EndpointView{}, fmt.Errorf("%w: the global endpoint's secret is configured (webhook.secret): rotate it there", core.ErrConflict)
+	}
 	return s.changeEndpoint(ctx, id, true, func(e *Endpoint, now time.Time) {
 		e.PreviousSecret, e.PreviousExpiresAt, e.Secret = e.Secret, now.Add(s.cfg.RotationGrace), NewSecret()
 	})
 }
 
 func (s *Service) changeEndpoint(ctx context.Context, id EndpointID, withSecret bool, change func(*Endpoint, time.Time)) (EndpointView, error) {
+	if err := s.ready(); err != nil {
+		return EndpointView{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.disp.endpoint(id)
@@ -589,6 +649,9 @@ func (s *Service) Delivery(ctx context.Context, id DeliveryID) (Delivery, []Atte
 // Redeliver sends one finished (succeeded or dead) delivery again, with a fresh retry schedule
 // and the same webhook-id. An open one is a conflict; a cancelled one (endpoint deleted) too.
 func (s *Service) Redeliver(ctx context.Context, id DeliveryID) (Delivery, error) {
+	if err := s.ready(); err != nil {
+		return Delivery{}, err
+	}
 	d, _, err := s.store.delivery(ctx, id)
 	if err != nil {
 		return Delivery{}, err
@@ -619,6 +682,9 @@ const maxRedeliver = 10_000
 // endpoint or a session) whose endpoint still exists, up to 10000, oldest first, and returns
 // how many.
 func (s *Service) RedeliverFailed(ctx context.Context, f DeliveryFilter) (int, error) {
+	if err := s.ready(); err != nil {
+		return 0, err
+	}
 	f.Status, f.Before, f.Limit = "", 0, maxRedeliver
 	rows, err := s.store.reopen(ctx, f, []DeliveryStatus{StatusDead}, s.disp.now())
 	if err != nil {
@@ -626,6 +692,36 @@ func (s *Service) RedeliverFailed(ctx context.Context, f DeliveryFilter) (int, e
 	}
 	s.disp.reopen(rows)
 	return len(rows), nil
+}
+
+// Stats is a snapshot of delivery state, for health and status pages.
+type Stats struct {
+	// QueueDepth counts pending and retrying deliveries in the database.
+	QueueDepth int `json:"queueDepth"`
+	// InFlight counts attempts under way.
+	InFlight int `json:"inFlight"`
+	// Endpoints and DisabledEndpoints count the configured endpoints.
+	Endpoints         int `json:"endpoints"`
+	DisabledEndpoints int `json:"disabledEndpoints"`
+}
+
+// Stats reads the queue depth from the database and the rest from memory.
+func (s *Service) Stats(ctx context.Context) (Stats, error) {
+	n, err := s.store.countOpen(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{QueueDepth: n}
+	s.disp.mu.Lock()
+	st.InFlight = s.disp.inflight
+	for _, e := range s.disp.endpoints {
+		st.Endpoints++
+		if e.ep.Disabled() {
+			st.DisabledEndpoints++
+		}
+	}
+	s.disp.mu.Unlock()
+	return st, nil
 }
 
 // Check reports the global endpoint disabled, for /health/detailed.

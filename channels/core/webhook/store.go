@@ -369,6 +369,17 @@ func (s *store) openDeliveries(ctx context.Context, endpoint EndpointID, after i
 	return rows, nil
 }
 
+// openDeliveriesOfEvent returns the open deliveries of one event.
+func (s *store) openDeliveriesOfEvent(ctx context.Context, id core.EventID) ([]deliveryRow, error) {
+	var rows []deliveryRow
+	err := s.db.NewSelect().Model(&rows).ExcludeColumn("payload").
+		Where("event_id = ?", id).Where("status IN (?)", bun.In(openStatuses)).Order("seq").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load open deliveries of event %s: %w", id, err)
+	}
+	return rows, nil
+}
+
 // payload reads a delivery's body.
 func (s *store) payload(ctx context.Context, seq int64) ([]byte, error) {
 	var p string
@@ -477,11 +488,12 @@ func (s *store) delivery(ctx context.Context, id DeliveryID) (Delivery, []Attemp
 }
 
 // reopen makes finished deliveries due again (redelivery), with a fresh retry schedule, and
-// returns the ones it reopened. Cancelled deliveries (endpoint deleted) stay cancelled.
+// returns the ones it reopened. Deliveries of deleted endpoints are left alone.
 func (s *store) reopen(ctx context.Context, f DeliveryFilter, only []DeliveryStatus, now time.Time) ([]deliveryRow, error) {
 	var rows []deliveryRow
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewSelect().Model(&rows).ExcludeColumn("payload").Where("status IN (?)", bun.In(only))
+		q := tx.NewSelect().Model(&rows).ExcludeColumn("payload").Where("status IN (?)", bun.In(only)).
+			Where("endpoint_id IN (?)", tx.NewSelect().TableExpr("webhook_endpoints").Column("id"))
 		if err := f.apply(q).Order("seq").Limit(int64(f.Limit)).Scan(ctx); err != nil {
 			return fmt.Errorf("select deliveries to redeliver: %w", err)
 		}
