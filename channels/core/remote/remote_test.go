@@ -1,0 +1,125 @@
+package remote_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/api"
+	"github.com/28web/hub/channels/core/channeltest"
+	"github.com/28web/hub/channels/core/eventbus"
+	"github.com/28web/hub/channels/core/fakechannel"
+	"github.com/28web/hub/channels/core/pipeline"
+	"github.com/28web/hub/channels/core/projection"
+	"github.com/28web/hub/channels/core/remote"
+	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/migrations"
+	"github.com/28web/hub/openapi/client"
+	"github.com/28web/hub/platform/bus"
+	"github.com/28web/hub/platform/bus/bustest"
+	"github.com/28web/hub/platform/db/dbtest"
+	"github.com/28web/hub/platform/health"
+	"github.com/28web/hub/platform/httpserver"
+	"github.com/28web/hub/platform/log"
+)
+
+const key = "remote-test-key"
+
+// gatewayEnv is a gateway (API, queue, projection) over the fake channel, which the remote
+// provider drives over HTTP; its events reach the provider through the shared bus.
+type gatewayEnv struct {
+	net  *fakechannel.Network
+	fake *fakechannel.Provider
+	bus  *bus.Bus
+	base string
+}
+
+func newGatewayEnv(t *testing.T) channeltest.Env {
+	d := dbtest.SQLite(t, migrations.Core)
+	b, err := bus.New(bustest.Config(), log.Discard())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	sink := eventbus.NewSink(b.Publisher())
+	net := fakechannel.NewNetwork()
+	fake := fakechannel.New(net, sink)
+	require.NoError(t, fake.Start(t.Context()))
+	st := store.New(d.Bun())
+	pipe, err := pipeline.New(pipeline.Config{}, st, fake, b, sink, log.Discard(), nil)
+	require.NoError(t, err)
+	require.NoError(t, pipe.Start(t.Context()))
+	t.Cleanup(func() { _ = pipe.Stop(context.Background()) })
+	router, err := b.NewRouter()
+	require.NoError(t, err)
+	require.NoError(t, projection.New(st, log.Discard()).Register(router))
+	go func() { _ = router.Run(context.Background()) }()
+	<-router.Running()
+	t.Cleanup(func() { _ = router.Close() })
+
+	cfg := httpserver.Config{Host: "127.0.0.1", APIKey: key}
+	cfg.SetDefaults()
+	cfg.RateLimit.PerIP.Disabled, cfg.RateLimit.PerKey.Disabled = true, true
+	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "gateway", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(
+		httpserver.ErrorMapping{Target: core.ErrNotFound, Status: 404}, httpserver.ErrorMapping{Target: core.ErrConflict, Status: 409},
+		httpserver.ErrorMapping{Target: core.ErrNotConnected, Status: 409}, httpserver.ErrorMapping{Target: core.ErrInvalid, Status: 422},
+		httpserver.ErrorMapping{Target: core.ErrUnavailable, Status: 503}, httpserver.ErrorMapping{Target: core.ErrNotSupported, Status: 501}))
+	require.NoError(t, err)
+	api.Register(srv.API(), api.Deps{Provider: fake, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard()})
+	reg, err := health.NewRegistry("test", time.Second, t.TempDir())
+	require.NoError(t, err)
+	health.Register(srv.API(), reg)
+	require.NoError(t, srv.Start(t.Context()))
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return &gatewayEnv{net: net, fake: fake, bus: b, base: "http://" + srv.Addr()}
+}
+
+func (e *gatewayEnv) NewProvider(t *testing.T, sink core.EventSink) core.Provider {
+	c, err := client.NewWithKey(e.base, key)
+	require.NoError(t, err)
+	sub, err := e.bus.Subscriber("hub")
+	require.NoError(t, err)
+	p := remote.New(c, fakechannel.Channel, sub, sink, log.Discard())
+	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	return p
+}
+
+func (e *gatewayEnv) Pair(t *testing.T, _ core.Provider, id core.SessionID) {
+	_, err := e.fake.Pair(t.Context(), id)
+	require.NoError(t, err)
+}
+
+func (e *gatewayEnv) NewPeer(t *testing.T) channeltest.Peer {
+	return &peer{net: e.net, addr: e.net.NewAccount()}
+}
+
+func (e *gatewayEnv) UnknownRecipient() string { return "5500000000000@fake" }
+
+type peer struct {
+	net  *fakechannel.Network
+	addr core.ChatID
+}
+
+func (p *peer) Address() string { return string(p.addr) }
+
+func (p *peer) Texts(*testing.T) []string {
+	var out []string
+	for _, m := range p.net.Received(p.addr) {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+func (p *peer) SendText(t *testing.T, to core.ChatID, text string) {
+	require.NoError(t, p.net.Deliver(t.Context(), p.addr, to, core.OutgoingMessage{Type: core.MessageText, Text: text}))
+}
+
+// TestConformance runs the channel contract against the remote provider: the hub's remote mode
+// behaves like the channel in-process.
+func TestConformance(t *testing.T) {
+	channeltest.Run(t, channeltest.Features{
+		QRLogin: true, PairingCode: true, Edit: true, Revoke: true, MarkRead: true, Presence: true,
+		MediaDownload: true, Restore: true, Timeout: 10 * time.Second,
+	}, newGatewayEnv)
+}
