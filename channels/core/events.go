@@ -34,12 +34,16 @@ const (
 	EventChangeBattery EventType = "change_battery"
 	// EventMessageFailed: an accepted outgoing message could not be sent; the gateway's own event.
 	EventMessageFailed EventType = "message_failed"
+	// EventWebhookDisabled: a webhook endpoint was disabled (it answered 410 Gone or failed for
+	// too long); the gateway's own event. Its sessionId is the endpoint's session, empty for the
+	// global endpoint.
+	EventWebhookDisabled EventType = "webhook.disabled"
 )
 
 // EventTypes lists every canonical event type.
 var EventTypes = []EventType{EventMessage, EventMessageCreate, EventSessionStatus, EventQRCode,
 	EventConnectionStatus, EventDisconnected, EventMessageAck, EventMessageEdit,
-	EventMessageRevokeEveryone, EventChangeBattery, EventMessageFailed}
+	EventMessageRevokeEveryone, EventChangeBattery, EventMessageFailed, EventWebhookDisabled}
 
 // EventData is the typed payload of one event type.
 type EventData interface {
@@ -109,6 +113,8 @@ func NewEventData(t EventType) (EventData, error) {
 		return &BatteryEvent{}, nil
 	case EventMessageFailed:
 		return &MessageFailedEvent{}, nil
+	case EventWebhookDisabled:
+		return &WebhookDisabledEvent{}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown event type %q", ErrInvalid, t)
 }
@@ -263,3 +269,12 @@ type MessageFailedEvent struct {
 }
 
 func (*MessageFailedEvent) EventType() EventType { return EventMessageFailed }
+
+// WebhookDisabledEvent is the payload of webhook.disabled.
+type WebhookDisabledEvent struct {
+	EndpointID string `json:"endpointId"`
+	URL        string `json:"url"`
+	Reason     string `json:"reason"`
+}
+
+func (*WebhookDisabledEvent) EventType() EventType { return EventWebhookDisabled }

@@ -25,6 +25,7 @@ func TestEventJSONRoundTripsEveryType(t *testing.T) {
 		core.EventMessageRevokeEveryone: &core.MessageRevokeEvent{ID: "A1", PreviousBody: "old"},
 		core.EventChangeBattery:         &core.BatteryEvent{Battery: 50, Plugged: true},
 		core.EventMessageFailed:         &core.MessageFailedEvent{ID: "A1", Error: "boom", Attempts: 3},
+		core.EventWebhookDisabled:       &core.WebhookDisabledEvent{EndpointID: "ep_1", URL: "https://x.example", Reason: "410 Gone"},
 	}
 	require.Len(t, samples, len(core.EventTypes), "a sample per event type")
 	for typ, data := range samples {

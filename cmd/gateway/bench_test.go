@@ -21,6 +21,7 @@ import (
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsapp/wasim"
+	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/openapi/client"
 	"github.com/28web/hub/platform/bus/bustest"
 	"github.com/28web/hub/platform/config"
@@ -51,7 +52,7 @@ func BenchmarkSendThroughput(b *testing.B) {
 	adjust(cfg)
 	var srv *httpserver.Server
 	var st *store.Store
-	app := fx.New(appOptions(cfg, "bench", log.Discard(), whatsapp.WithClientConfigurer(func(cli *whatsmeow.Client) {
+	app := fx.New(app.Gateway(cfg, "bench", log.Discard(), whatsapp.WithClientConfigurer(func(cli *whatsmeow.Client) {
 		wasim.ConfigureClient(cli, sim)
 	})), fx.Populate(&srv, &st), fx.NopLogger)
 	require.NoError(b, app.Err())
@@ -133,7 +134,9 @@ func BenchmarkSendThroughput(b *testing.B) {
 	b.StopTimer()
 
 	slices.Sort(latencies)
-	pct := func(p float64) float64 { return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000 }
+	pct := func(p float64) float64 {
+		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
+	}
 	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
 	b.ReportMetric(float64(b.N)/acked.Seconds(), "acked/s")
 	b.ReportMetric(pct(0.50), "accept-p50-ms")

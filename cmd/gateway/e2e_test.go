@@ -17,6 +17,7 @@ import (
 	"github.com/28web/hub/channels/core/channeltest"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsapp/wasim"
+	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/openapi/client"
 	"github.com/28web/hub/platform/bus/bustest"
 	"github.com/28web/hub/platform/config"
@@ -70,7 +71,7 @@ func startE2E(t *testing.T, sim *wasim.Simulator, environ []string, adjust func(
 	cfg.Queue.InitialBackoff, cfg.Queue.MaxBackoff = 50*time.Millisecond, 500*time.Millisecond
 	adjust(cfg)
 	var srv *httpserver.Server
-	app := fx.New(appOptions(cfg, "test", log.Discard(), whatsapp.WithClientConfigurer(func(cli *whatsmeow.Client) {
+	app := fx.New(app.Gateway(cfg, "test", log.Discard(), whatsapp.WithClientConfigurer(func(cli *whatsmeow.Client) {
 		wasim.ConfigureClient(cli, sim)
 	})), fx.Populate(&srv), fx.NopLogger)
 	require.NoError(t, app.Err())

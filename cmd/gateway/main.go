@@ -7,8 +7,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,20 +14,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strconv"
-	"syscall"
 	"time"
 
 	"go.uber.org/fx"
 
-	"github.com/28web/hub/channels/whatsapp"
-	"github.com/28web/hub/channels/whatsapp/wasim"
-	"github.com/28web/hub/platform/bus"
+	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/platform/config"
-	"github.com/28web/hub/platform/db"
-	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
 )
 
@@ -94,91 +86,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "migrate":
-		return migrate(cfg, logger)
+		return app.Migrate(cfg, logger)
 	case "healthcheck":
 		return healthcheck(cfg, stderr)
 	}
 	return serve(cfg, logger, stdout)
 }
 
-func migrate(cfg *config.Config, logger *slog.Logger) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	d, err := db.Open(ctx, cfg.DB, logger)
-	if err != nil {
-		logger.Error("open database", log.ErrorAttr(err))
-		return 1
-	}
-	defer func() { _ = d.Close() }()
-	if err := db.Migrate(ctx, d, migrationSets()...); err != nil {
-		logger.Error("migrate", log.ErrorAttr(err))
-		return 1
-	}
-	logger.Info("migrations applied", slog.String("dialect", string(d.Dialect())))
-	return 0
-}
-
 func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
-	generated, err := cfg.EnsureAPIKey()
+	channel, err := app.ChannelOptions(cfg, logger)
 	if err != nil {
-		logger.Error("api key", log.ErrorAttr(err))
+		logger.Error("channel", log.ErrorAttr(err))
 		return 1
 	}
-	if generated {
-		// Printed once, on stdout and not through the logger: log pipelines must never carry it.
-		fmt.Fprintf(stdout, "Generated API key (stored in %s/%s; send it as x-28web-gateway-key):\n%s\n",
-			cfg.DataDir(), config.APIKeyFile, cfg.HTTP.APIKey)
-	}
-	if len(cfg.Unused) > 0 {
-		logger.Warn("ignoring browser-only settings of the seed gateway", slog.Any("variables", cfg.Unused))
-	}
-
-	var channelOpts []whatsapp.Option
-	if cfg.SimulatorURL != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		sim, err := wasim.DialRemote(ctx, cfg.SimulatorURL)
-		cancel()
-		if err != nil {
-			logger.Error("simulator mode", log.ErrorAttr(err))
-			return 1
-		}
-		logger.Warn("simulator mode: WhatsApp clients talk to the simulator, not WhatsApp", slog.String("simulator", cfg.SimulatorURL))
-		channelOpts = append(channelOpts, whatsapp.WithClientConfigurer(sim.ConfigureClient))
-	}
-
-	var srv *httpserver.Server
-	var database *db.DB
-	var messageBus *bus.Bus
-	app := fx.New(appOptions(cfg, buildVersion(), logger, channelOpts...), fx.Populate(&srv, &database, &messageBus))
-	if err := app.Err(); err != nil {
-		logger.Error("wire gateway", log.ErrorAttr(err))
-		return 1
-	}
-	startCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := app.Start(startCtx); err != nil {
-		logger.Error("start gateway", log.ErrorAttr(err))
-		return 1
-	}
-	transport := "in-process"
-	if !messageBus.InProcess() {
-		transport = "redis-streams"
-	}
-	logger.Info("gateway listening", slog.String("addr", srv.Addr()), slog.String("database", string(database.Dialect())),
-		slog.String("bus", transport), slog.String("version", buildVersion()))
-	fmt.Fprintf(stdout, "28web gateway listening on http://%s (API reference: http://%s/docs)\n", srv.Addr(), srv.Addr())
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
-	logger.Info("shutting down")
-	stopCtx, stopCancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout+cfg.Bus.CloseTimeout)
-	defer stopCancel()
-	if err := app.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
-		logger.Error("stop gateway", log.ErrorAttr(err))
-		return 1
-	}
-	return 0
+	return app.Serve("gateway", cfg, logger, stdout, func() fx.Option { return app.Gateway(cfg, buildVersion(), logger, channel...) })
 }
 
 func printOpenAPI(args []string, stdout, stderr io.Writer) int {
@@ -189,7 +110,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	doc, err := openAPIDocument(buildVersion())
+	doc, err := app.OpenAPIDocument(app.GatewayInfo(buildVersion()))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -201,7 +122,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 	case "json":
 		out, err = doc.MarshalJSON()
 	case "3.0":
-		out, err = openAPI30YAML(doc)
+		out, err = app.OpenAPI30YAML(doc)
 	default:
 		fmt.Fprintf(stderr, "unknown format %q\n", *format)
 		return 2

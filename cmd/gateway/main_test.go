@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
+	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/log"
 )
@@ -24,7 +25,7 @@ import (
 func TestWiringValidates(t *testing.T) {
 	cfg, err := config.Load(config.LoadOptions{Environ: []string{"SESSIONS_PATH=" + t.TempDir(), "API_KEY=k"}})
 	require.NoError(t, err)
-	require.NoError(t, fx.ValidateApp(appOptions(cfg, "test", log.Discard())))
+	require.NoError(t, fx.ValidateApp(app.Gateway(cfg, "test", log.Discard())))
 }
 
 func TestVersionAndOpenAPICommands(t *testing.T) {
@@ -160,11 +161,11 @@ func TestGatewayBinaryStartsOnEmbeddedDefaults(t *testing.T) {
 // TestCommittedSpecIsCurrent fails when the code's OpenAPI document and the committed files
 // differ: run `go generate ./cmd/gateway` (or `make generate`) and commit the result.
 func TestCommittedSpecIsCurrent(t *testing.T) {
-	doc, err := openAPIDocument(buildVersion())
+	doc, err := app.OpenAPIDocument(app.GatewayInfo(buildVersion()))
 	require.NoError(t, err)
 	want31, err := doc.YAML()
 	require.NoError(t, err)
-	want30, err := openAPI30YAML(doc)
+	want30, err := app.OpenAPI30YAML(doc)
 	require.NoError(t, err)
 	for file, want := range map[string][]byte{"openapi.yaml": want31, "openapi-3.0.yaml": want30} {
 		got, err := os.ReadFile(filepath.Join("..", "..", "openapi", file))

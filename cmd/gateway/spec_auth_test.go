@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
@@ -24,7 +25,7 @@ func startApp(t *testing.T, environ ...string) string {
 	cfg, err := config.Load(config.LoadOptions{Environ: env})
 	require.NoError(t, err)
 	var srv *httpserver.Server
-	app := fx.New(appOptions(cfg, "test", log.Discard()), fx.Populate(&srv), fx.NopLogger)
+	app := fx.New(app.Gateway(cfg, "test", log.Discard()), fx.Populate(&srv), fx.NopLogger)
 	require.NoError(t, app.Err())
 	require.NoError(t, app.Start(t.Context()))
 	t.Cleanup(func() { require.NoError(t, app.Stop(context.Background())) })

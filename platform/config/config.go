@@ -21,6 +21,7 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"github.com/28web/hub/channels/core/pipeline"
+	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/db"
@@ -55,10 +56,11 @@ type Config struct {
 	HTTP     httpserver.Config `koanf:"http"`
 	DB       db.Config         `koanf:"db"`
 	Bus      bus.Config        `koanf:"bus"`
-	Webhook  WebhookConfig     `koanf:"webhook"`
+	Webhook  webhook.Config    `koanf:"webhook"`
 	Health   HealthConfig      `koanf:"health"`
 	Queue    pipeline.Config   `koanf:"queue"`
 	WhatsApp whatsapp.Config   `koanf:"whatsapp"`
+	Hub      HubConfig         `koanf:"hub"`
 
 	// Unused lists accepted environment variables that this gateway does not need (the seed's
 	// browser settings); start-up reports them.
@@ -67,13 +69,27 @@ type Config struct {
 	File string `koanf:"-"`
 }
 
-// WebhookConfig is the global webhook endpoint.
-type WebhookConfig struct {
-	// URL receives every event (APP_WEBHOOK_URL). Optional.
-	URL string `koanf:"url"`
-	// Timeout bounds one delivery attempt (WEBHOOK_TIMEOUT, milliseconds). Default 10000.
-	Timeout time.Duration `koanf:"timeout"`
+// HubConfig says where the hub's WhatsApp channel runs (cmd/hub only; the gateway ignores it).
+type HubConfig struct {
+	// Channel is "inprocess" (the hub runs the channel itself, like a gateway) or "remote" (it
+	// drives a gateway over HTTP and reads the gateway's events from Redis) [HUB_CHANNEL].
+	// Default inprocess.
+	Channel string `koanf:"channel"`
+	// GatewayURL is the gateway's base URL, required in remote mode [GATEWAY_URL].
+	GatewayURL string `koanf:"gateway_url"`
+	// GatewayAPIKey is the gateway's API key, required in remote mode [GATEWAY_API_KEY].
+	GatewayAPIKey string `koanf:"gateway_api_key"`
+	// GatewayNamespace is the bus namespace of the gateway's streams, where its events are read
+	// in remote mode. It must differ from the hub's own bus.namespace: the hub's send queue must
+	// not be consumed by the gateway's. Default "" (a gateway with no namespace).
+	GatewayNamespace string `koanf:"gateway_namespace"`
 }
+
+// Hub channel modes.
+const (
+	HubInProcess = "inprocess"
+	HubRemote    = "remote"
+)
 
 // HealthConfig tunes the background health checks.
 type HealthConfig struct {
@@ -226,8 +242,8 @@ func (c *Config) SetDefaults() {
 	if c.DB.URL == "" && c.DB.DataDir == "" {
 		c.DB.DataDir = c.DataDir()
 	}
-	if c.Webhook.Timeout == 0 {
-		c.Webhook.Timeout = 10 * time.Second
+	if c.Hub.Channel == "" {
+		c.Hub.Channel = HubInProcess
 	}
 	if c.Health.CheckInterval == 0 {
 		c.Health.CheckInterval = 30 * time.Second
@@ -236,6 +252,7 @@ func (c *Config) SetDefaults() {
 	c.HTTP.SetDefaults()
 	c.DB.SetDefaults()
 	c.Bus.SetDefaults()
+	c.Webhook.SetDefaults()
 	c.Queue.SetDefaults()
 	c.WhatsApp.SetDefaults()
 }
@@ -255,19 +272,29 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("simulator_url (WASIM_URL): want http://host:port"))
 		}
 	}
-	if c.Webhook.URL != "" {
-		if u, err := url.Parse(c.Webhook.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("webhook.url (APP_WEBHOOK_URL): want an http(s) URL"))
+	switch c.Hub.Channel {
+	case HubInProcess:
+	case HubRemote:
+		if u, err := url.Parse(c.Hub.GatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("hub.gateway_url (GATEWAY_URL): remote mode needs the gateway's http(s) URL"))
 		}
-	}
-	if c.Webhook.Timeout < 0 {
-		errs = append(errs, errors.New("webhook.timeout (WEBHOOK_TIMEOUT) must be positive"))
+		if c.Hub.GatewayAPIKey == "" {
+			errs = append(errs, errors.New("hub.gateway_api_key (GATEWAY_API_KEY): remote mode needs the gateway's API key"))
+		}
+		if c.Bus.RedisURL == "" {
+			errs = append(errs, errors.New("hub remote mode reads the gateway's events from Redis: set bus.redis_url (REDIS_URL)"))
+		}
+		if c.Hub.GatewayNamespace == c.Bus.Namespace {
+			errs = append(errs, errors.New("hub.gateway_namespace must differ from bus.namespace: the hub's queue is its own"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("hub.channel (HUB_CHANNEL) %q: want inprocess or remote", c.Hub.Channel))
 	}
 	if c.Health.CheckInterval < time.Second {
 		errs = append(errs, errors.New("health.check_interval (HEALTH_CHECK_INTERVAL) must be at least 1000 ms"))
 	}
 	for name, v := range map[string]interface{ Validate() error }{
-		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "queue": c.Queue, "whatsapp": c.WhatsApp,
+		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "queue": c.Queue, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
 	} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))

@@ -69,7 +69,7 @@ func TestEveryEnvName(t *testing.T) {
 	require.True(t, cfg.PerformanceMonitoring)
 	require.Equal(t, dir, cfg.SessionsPath)
 	require.Equal(t, "debug", cfg.Log.Level)
-	require.Len(t, config.EnvNames(), 15, "a new variable needs a line in this test")
+	require.Len(t, config.EnvNames(), 18, "a new variable needs a line in this test")
 }
 
 func TestLayering(t *testing.T) {
@@ -219,4 +219,30 @@ func TestSimulatorURLIsForDevelopmentOnly(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:8765", cfg.SimulatorURL)
 	_, err = load(t, "", "WASIM_URL=http://127.0.0.1:8765", "NODE_ENV=production", "API_KEY=k")
 	require.ErrorContains(t, err, "not allowed in production")
+}
+
+func TestHubModes(t *testing.T) {
+	cfg, err := load(t, "")
+	require.NoError(t, err)
+	require.Equal(t, config.HubInProcess, cfg.Hub.Channel)
+
+	cfg, err = load(t, "", "HUB_CHANNEL=remote", "GATEWAY_URL=http://gateway:3001", "GATEWAY_API_KEY=gk",
+		"REDIS_URL=redis://127.0.0.1:6379/0", "CONFIG_FILE="+writeFile(t, "bus:\n  namespace: hub.\n"))
+	require.NoError(t, err)
+	require.Equal(t, "http://gateway:3001", cfg.Hub.GatewayURL)
+	require.Equal(t, "gk", cfg.Hub.GatewayAPIKey)
+
+	_, err = load(t, "", "HUB_CHANNEL=remote")
+	require.Error(t, err)
+	for _, want := range []string{"GATEWAY_URL", "GATEWAY_API_KEY", "REDIS_URL", "gateway_namespace"} {
+		require.ErrorContains(t, err, want)
+	}
+	_, err = load(t, "", "HUB_CHANNEL=sideways")
+	require.ErrorContains(t, err, "HUB_CHANNEL")
+}
+
+func writeFile(t *testing.T, content string) string {
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
 }

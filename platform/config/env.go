@@ -48,6 +48,9 @@ var envTable = map[string]envVar{
 	"SESSIONS_PATH":          {key: "sessions_path"},
 	"LOG_LEVEL":              {key: "log.level"},
 	"WASIM_URL":              {key: "simulator_url", kind: envURL},
+	"HUB_CHANNEL":            {key: "hub.channel"},
+	"GATEWAY_URL":            {key: "hub.gateway_url", kind: envURL},
+	"GATEWAY_API_KEY":        {key: "hub.gateway_api_key", secret: true},
 }
 
 // browserOnlyEnv reports variables of the whatsapp-web.js gateway that configured its Chromium.

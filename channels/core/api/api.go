@@ -14,6 +14,7 @@ import (
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/platform/httpserver"
 )
 
@@ -29,6 +30,8 @@ type Deps struct {
 	Pipeline *pipeline.Pipeline
 	Errors   *httpserver.ErrorMapper
 	Logger   *slog.Logger
+	// Webhooks, when present, takes the webhook endpoints given at session creation.
+	Webhooks *webhook.Service `optional:"true"`
 }
 
 // Handlers holds the operations' dependencies.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
 )
@@ -40,6 +41,8 @@ type Session struct {
 	ConnectedAt *time.Time  `json:"connectedAt,omitempty"`
 	// Capabilities are the optional operations this session's channel offers.
 	Capabilities []string `json:"capabilities" doc:"Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code)."`
+	// Webhooks are returned by the creation only, with their secrets.
+	Webhooks []webhook.EndpointView `json:"webhooks,omitempty" doc:"Only in the answer to the creation: the session's webhook endpoints with their signing secrets, shown this once."`
 }
 
 func (h *Handlers) view(s core.Session) Session {
@@ -55,6 +58,8 @@ func (h *Handlers) view(s core.Session) Session {
 // CreateSessionRequest asks for a new session.
 type CreateSessionRequest struct {
 	ID core.SessionID `json:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id: letters, digits, '-' and '_'." example:"support-1"`
+	// Webhooks are the session's own webhook endpoints, besides the global APP_WEBHOOK_URL.
+	Webhooks []webhook.EndpointInput `json:"webhooks,omitempty" maxItems:"10" doc:"The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks."`
 }
 
 type createSessionInput struct {
@@ -147,18 +152,42 @@ func (h *Handlers) createSession(ctx context.Context, in *createSessionInput) (*
 	if err := id.Validate(); err != nil {
 		return nil, err
 	}
+	if len(in.Body.Webhooks) > 0 && h.Webhooks == nil {
+		return nil, fmt.Errorf("session webhooks: %w", core.ErrUnavailable)
+	}
 	if err := h.Store.CreateSession(ctx, store.SessionRow{ID: id, Channel: h.Provider.Info().Channel, Status: core.StatusConnecting}); err != nil {
 		return nil, err
 	}
+	var hooks []webhook.EndpointView
+	var err error
+	if len(in.Body.Webhooks) > 0 {
+		if hooks, err = h.Webhooks.SetSessionEndpoints(ctx, id, in.Body.Webhooks); err != nil {
+			h.undoCreate(ctx, id)
+			return nil, err
+		}
+	}
 	s, err := h.Provider.CreateSession(ctx, core.CreateSessionRequest{ID: id})
 	if err != nil {
-		// The registry row goes with the failed creation, so the id can be tried again.
-		if derr := h.Store.DeleteSession(context.WithoutCancel(ctx), id); derr != nil && !errors.Is(derr, core.ErrNotFound) {
-			h.Logger.Warn("remove registry row of failed session", slog.String(log.SessionKey, string(id)), log.ErrorAttr(derr))
-		}
+		h.undoCreate(ctx, id)
 		return nil, err
 	}
-	return &sessionOutput{Location: Prefix + "/sessions/" + string(id), Body: h.view(s)}, nil
+	view := h.view(s)
+	view.Webhooks = hooks
+	return &sessionOutput{Location: Prefix + "/sessions/" + string(id), Body: view}, nil
+}
+
+// undoCreate removes what a failed creation left (registry row, webhook endpoints), so the id
+// can be tried again.
+func (h *Handlers) undoCreate(ctx context.Context, id core.SessionID) {
+	ctx = context.WithoutCancel(ctx)
+	if err := h.Store.DeleteSession(ctx, id); err != nil && !errors.Is(err, core.ErrNotFound) {
+		h.Logger.Warn("remove registry row of failed session", slog.String(log.SessionKey, string(id)), log.ErrorAttr(err))
+	}
+	if h.Webhooks != nil {
+		if err := h.Webhooks.DeleteSessionEndpoints(ctx, id); err != nil {
+			h.Logger.Warn("remove webhooks of failed session", slog.String(log.SessionKey, string(id)), log.ErrorAttr(err))
+		}
+	}
 }
 
 func (h *Handlers) listSessions(ctx context.Context, _ *struct{}) (*sessionsOutput, error) {
@@ -193,6 +222,11 @@ func (h *Handlers) deleteSession(ctx context.Context, in *SessionPath) (*emptyOu
 	}
 	if perr != nil && serr != nil {
 		return nil, fmt.Errorf("session %s: %w", in.ID, core.ErrNotFound)
+	}
+	if h.Webhooks != nil {
+		if err := h.Webhooks.DeleteSessionEndpoints(ctx, in.ID); err != nil {
+			return nil, err
+		}
 	}
 	return &emptyOutput{}, nil
 }

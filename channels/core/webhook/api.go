@@ -14,7 +14,7 @@ import (
 
 // eventEnum lists core.EventTypes for schema enums (struct tags are constants; a test keeps it
 // in step with core.EventTypes).
-const eventEnum = "message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed"
+const eventEnum = "message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed,webhook.disabled"
 
 const apiTag = "Webhooks"
 
@@ -29,7 +29,7 @@ type endpointPath struct {
 // endpointBody is EndpointInput with its schema constraints.
 type endpointBody struct {
 	URL     string            `json:"url" format:"uri" maxLength:"2048" doc:"Where events are POSTed: http or https, no credentials in the URL. Private and loopback targets are refused unless allow_private_targets is set." example:"https://backend.example.com/hooks/whatsapp"`
-	Events  []string          `json:"events,omitempty" maxItems:"32" uniqueItems:"true" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed" doc:"Event types to deliver; empty or absent delivers every event." example:"[\"message\",\"message_ack\"]"`
+	Events  []string          `json:"events,omitempty" maxItems:"32" uniqueItems:"true" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed,webhook.disabled" doc:"Event types to deliver; empty or absent delivers every event." example:"[\"message\",\"message_ack\"]"`
 	Headers map[string]string `json:"headers,omitempty" doc:"Extra headers sent with every request (at most 20; names may not start with webhook- or content-, nor be host, user-agent or x-28web-gateway-key)." example:"{\"Authorization\":\"Bearer 6f1c…\"}"`
 }
 
@@ -69,7 +69,7 @@ type DeliveryView struct {
 	EventID        core.EventID   `json:"eventId" doc:"The event id, sent as webhook-id: the receiver's idempotency key." example:"0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f"`
 	EndpointID     EndpointID     `json:"endpointId" example:"global"`
 	SessionID      core.SessionID `json:"sessionId" example:"support-1"`
-	Event          core.EventType `json:"event" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed"`
+	Event          core.EventType `json:"event" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed,webhook.disabled"`
 	Status         DeliveryStatus `json:"status" enum:"pending,retrying,succeeded,dead,cancelled" doc:"pending: waiting for its first attempt; retrying: failed, next attempt at nextAttemptAt; succeeded; dead: dead-lettered after the last attempt or a non-retryable answer (redeliverable); cancelled: its endpoint was deleted."`
 	Attempts       int            `json:"attempts" doc:"Attempts made so far."`
 	NextAttemptAt  *time.Time     `json:"nextAttemptAt,omitempty"`
@@ -101,7 +101,7 @@ type deliveryListInput struct {
 	SessionID  string    `query:"sessionId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Only this session's deliveries."`
 	EndpointID string    `query:"endpointId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Only this endpoint's deliveries."`
 	EventID    string    `query:"eventId" maxLength:"64" doc:"Only this event's deliveries."`
-	Event      string    `query:"event" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed" doc:"Only this event type."`
+	Event      string    `query:"event" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed,webhook.disabled" doc:"Only this event type."`
 	Status     string    `query:"status" enum:"pending,retrying,succeeded,dead,cancelled" doc:"Only this status."`
 	Since      time.Time `query:"since" doc:"Created at or after (RFC 3339)."`
 	Until      time.Time `query:"until" doc:"Created before (RFC 3339)."`
@@ -142,7 +142,7 @@ type redeliverRangeInput struct {
 		Until      time.Time `json:"until" doc:"... and before this one."`
 		EndpointID string    `json:"endpointId,omitempty" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Only this endpoint's."`
 		SessionID  string    `json:"sessionId,omitempty" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Only this session's."`
-		Event      string    `json:"event,omitempty" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed" doc:"Only this event type."`
+		Event      string    `json:"event,omitempty" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed,webhook.disabled" doc:"Only this event type."`
 	}
 }
 

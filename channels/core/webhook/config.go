@@ -56,9 +56,10 @@ type Config struct {
 	// MaxResponseBody is how much of a response body is read (and kept in the log). Optional,
 	// default 4096 bytes.
 	MaxResponseBody int64 `koanf:"max_response_body"`
-	// AllowPrivateTargets lets endpoints resolve to loopback, private, link-local and other
-	// non-public addresses. Optional, default false (SSRF protection); tests and local setups
-	// enable it.
+	// AllowPrivateTargets lets per-session endpoints (URLs given through the API) resolve to
+	// loopback, private, link-local and other non-public addresses. Optional, default false
+	// (SSRF protection); tests and local setups enable it. The global URL is the operator's and
+	// is never restricted.
 	AllowPrivateTargets bool `koanf:"allow_private_targets"`
 }
 
@@ -113,7 +114,8 @@ func (c *Config) SetDefaults() {
 func (c Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if _, err := validateURL(c.URL, c.AllowPrivateTargets); err != nil {
+		// The operator's own backend may well be internal: no private-target check here.
+		if _, err := validateURL(c.URL, true); err != nil {
 			errs = append(errs, fmt.Errorf("webhook: url (APP_WEBHOOK_URL): %w", err))
 		}
 	}

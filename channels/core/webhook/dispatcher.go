@@ -18,9 +18,13 @@ import (
 // every outcome is written before the chain moves on, and what memory does not hold (work left
 // by a previous run, or beyond MaxQueuedPerEndpoint) is loaded by the poll.
 type Dispatcher struct {
-	cfg     Config
-	store   *store
+	cfg   Config
+	store *store
+	// client sends to per-session endpoints, whose URLs come from API clients: it refuses
+	// non-public targets unless AllowPrivateTargets. trusted sends to the global endpoint, which
+	// the operator configured and which usually is an internal backend.
 	client  *http.Client
+	trusted *http.Client
 	logger  *slog.Logger
 	metrics *metrics
 	now     func() time.Time
@@ -76,6 +80,7 @@ func newDispatcher(cfg Config, st *store, m *metrics, logger *slog.Logger) *Disp
 		cfg: cfg, store: st, metrics: m, logger: logger,
 		// Idle connections per host up to the global bound: many endpoints may share a host.
 		client:    newHTTPClient(cfg.AllowPrivateTargets, cfg.Concurrency),
+		trusted:   newHTTPClient(true, cfg.EndpointConcurrency),
 		now:       func() time.Time { return time.Now().UTC() },
 		wake:      make(chan struct{}, 1),
 		endpoints: map[EndpointID]*endpointState{},

@@ -117,10 +117,10 @@ func TestPrivateTargetsRefused(t *testing.T) {
 		_, err := svc.CreateSessionEndpoint(t.Context(), "s1", webhook.EndpointInput{URL: "https://hooks.example.com/x"})
 		assert.NoError(t, err)
 
-		bad := fastConfig("http://127.0.0.1:9/x")
+		bad := fastConfig("http://user:pw@127.0.0.1:9/x")
 		bad.AllowPrivateTargets = false
 		_, err = webhook.New(bad, d, nil, nil, testLogger())
-		assert.Error(t, err)
+		assert.Error(t, err, "credentials in the global URL")
 	})
 }
 
@@ -216,4 +216,19 @@ func TestEndpointOperationsWaitForStart(t *testing.T) {
 	t.Cleanup(func() { assert.NoError(t, svc.Stop(context.Background())) })
 	_, err = svc.Endpoints(t.Context())
 	assert.NoError(t, err)
+}
+
+// The global endpoint is the operator's: it may be an internal address even when per-session
+// endpoints may not.
+func TestGlobalEndpointMayBeInternal(t *testing.T) {
+	d := dbtest.SQLite(t, migrations.Webhooks)
+	rc := newReceiver(t, nil)
+	cfg := fastConfig(rc.URL)
+	cfg.AllowPrivateTargets = false
+	svc := startService(t, d, cfg)
+	ev := event("s1", "internal")
+	require.NoError(t, svc.Ingest(t.Context(), ev))
+	assert.Equal(t, ev.ID, rc.waitCount(t, 1)[0].Event.ID)
+	_, err := svc.CreateSessionEndpoint(t.Context(), "s1", webhook.EndpointInput{URL: rc.URL})
+	assert.ErrorIs(t, err, core.ErrInvalid)
 }

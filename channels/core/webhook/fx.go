@@ -1,12 +1,15 @@
 package webhook
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
+	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/health"
@@ -40,6 +43,8 @@ type Params struct {
 	Bus        *bus.Bus
 	Registerer prometheus.Registerer `optional:"true"`
 	Logger     *slog.Logger
+	// Sink, when present, receives a webhook.disabled event whenever an endpoint is disabled.
+	Sink core.EventSink `optional:"true"`
 }
 
 // RoutesParams are the API registration's dependencies.
@@ -54,10 +59,30 @@ type RoutesParams struct {
 
 // NewFx builds the service and binds its Start and Stop to the app's lifecycle.
 func NewFx(p Params) (*Service, error) {
-	s, err := New(p.Config, p.DB, p.Bus, p.Registerer, p.Logger.With("component", "webhook"))
+	logger := p.Logger.With("component", "webhook")
+	var opts []Option
+	if p.Sink != nil {
+		opts = append(opts, WithDisableHook(reportDisabled(p.Sink, logger)))
+	}
+	s, err := New(p.Config, p.DB, p.Bus, p.Registerer, logger, opts...)
 	if err != nil {
 		return nil, err
 	}
 	p.Lifecycle.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s, nil
+}
+
+// reportDisabled publishes a webhook.disabled event for each disabled endpoint. The hook must not
+// block the dispatcher, so the event is published from a goroutine of its own.
+func reportDisabled(sink core.EventSink, logger *slog.Logger) func(EndpointView) {
+	return func(ep EndpointView) {
+		ev := core.NewEvent(ep.SessionID, &core.WebhookDisabledEvent{EndpointID: string(ep.ID), URL: ep.URL, Reason: ep.DisabledReason})
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := sink.Publish(ctx, ev); err != nil {
+				logger.Error("publish webhook.disabled", slog.String("endpoint", string(ep.ID)), slog.String("error", err.Error()))
+			}
+		}()
+	}
 }

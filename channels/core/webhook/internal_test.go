@@ -105,11 +105,10 @@ func TestConfigValidate(t *testing.T) {
 	for _, want := range []string{"url", "secret", "events", "timeout", "retry_schedule[0]", "jitter"} {
 		assert.Contains(t, err.Error(), want)
 	}
-	loopback := Config{URL: "http://127.0.0.1:3000/hook"}
-	loopback.SetDefaults()
-	assert.Error(t, loopback.Validate())
-	loopback.AllowPrivateTargets = true
-	assert.NoError(t, loopback.Validate())
+	// The operator's global URL may point at an internal backend.
+	internal := Config{URL: "http://backend:3000/hook"}
+	internal.SetDefaults()
+	assert.NoError(t, internal.Validate())
 }
 
 // An event whose rows were committed by a try that never handed them to the dispatcher (its

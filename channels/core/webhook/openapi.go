@@ -23,6 +23,7 @@ var eventDocs = map[core.EventType]string{
 	core.EventMessageRevokeEveryone: "A message was deleted for everyone.",
 	core.EventChangeBattery:         "The phone's battery changed. Never emitted by the WhatsApp channel: multi-device WhatsApp does not report the phone's battery to linked devices. Kept for clients written against the original gateway.",
 	core.EventMessageFailed:         "An accepted outgoing message could not be sent after its retries.",
+	core.EventWebhookDisabled:       "A webhook endpoint was disabled: it answered 410 Gone or failed for disable_after; re-enable it through the API.",
 }
 
 // verifyDoc explains the request every webhook receives.

@@ -66,8 +66,12 @@ func (d *Dispatcher) send(ctx context.Context, ep *Endpoint, eventID core.EventI
 		h.Set(HeaderGatewayKey, d.cfg.APIKey)
 	}
 
+	client := d.client
+	if ep.ID == GlobalEndpointID {
+		client = d.trusted
+	}
 	start := time.Now()
-	resp, err := d.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		res := attemptResult{verdict: verdictRetry, latency: time.Since(start), err: describeError(err)}
 		if errors.Is(err, errForbiddenTarget) {

@@ -57,9 +57,7 @@ func DialRemote(ctx context.Context, controlURL string) (*Remote, error) {
 // ConfigureClient points cli at the remote simulator, as ConfigureClient does for one in this
 // process; the same process-global caveat about whatsmeow.WACertPubKey applies.
 func (r *Remote) ConfigureClient(cli *whatsmeow.Client) {
-	if whatsmeow.WACertPubKey != r.RootPublicKey { // write only on change: see ConfigureClient
-		whatsmeow.WACertPubKey = r.RootPublicKey
-	}
+	setCertPubKey(r.RootPublicKey)
 	c := httpClientTo(r.Addr)
 	cli.SetPreLoginHTTPClient(c)
 	cli.SetWebsocketHTTPClient(c)

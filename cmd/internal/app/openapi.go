@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -9,14 +9,14 @@ import (
 	"github.com/danielgtaylor/huma/v2/yaml"
 )
 
-// openAPI30YAML is the OpenAPI 3.0 downgrade of doc for generators that do not read 3.1. huma's
+// OpenAPI30YAML is the OpenAPI 3.0 downgrade of doc for generators that do not read 3.1. huma's
 // Downgrade keeps a few 3.1-only constructs, mended here:
 //   - contentEncoding: base64 becomes format: base64, which 3.0 does not define: 3.0 spells
 //     base64 bytes format: byte (and generators then produce []byte rather than string);
 //   - the top-level webhooks field does not exist in 3.0: it is kept as the x-webhooks extension;
 //   - contentMediaType next to format: binary is JSON Schema 2020-12: dropped;
 //   - siblings of $ref are ignored by 3.0 tools (and flagged by linters): dropped.
-func openAPI30YAML(doc *huma.OpenAPI) ([]byte, error) {
+func OpenAPI30YAML(doc *huma.OpenAPI) ([]byte, error) {
 	specJSON, err := doc.Downgrade()
 	if err != nil {
 		return nil, fmt.Errorf("downgrade openapi: %w", err)
@@ -43,7 +43,7 @@ func openAPI30YAML(doc *huma.OpenAPI) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// mend30 rewrites the schemas of a downgraded document as openAPI30YAML describes.
+// mend30 rewrites the schemas of a downgraded document as OpenAPI30YAML describes.
 func mend30(v any) {
 	switch n := v.(type) {
 	case map[string]any:

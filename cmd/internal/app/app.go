@@ -1,4 +1,7 @@
-package main
+// Package app wires the binaries from the modules: the gateway and the hub share the platform and
+// core wiring and differ only in where the channel runs (in this process, or in a gateway reached
+// over HTTP and its bus), the one switch Tempo-style single binaries keep in the wiring.
+package app
 
 import (
 	"context"
@@ -15,6 +18,7 @@ import (
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/projection"
 	"github.com/28web/hub/channels/core/store"
+	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/platform/bus"
@@ -26,8 +30,8 @@ import (
 	"github.com/28web/hub/platform/metrics"
 )
 
-// apiInfo is the OpenAPI info block of the gateway's API.
-func apiInfo(version string) httpserver.APIInfo {
+// GatewayInfo is the OpenAPI info block of the gateway's API.
+func GatewayInfo(version string) httpserver.APIInfo {
 	return httpserver.APIInfo{
 		Title:   "28web WhatsApp Gateway",
 		Version: version,
@@ -48,19 +52,18 @@ func coreErrorMappings() []httpserver.ErrorMapping {
 	}
 }
 
-// migrationSets are the schema of every module the gateway runs.
-func migrationSets() []migrations.Set {
-	return []migrations.Set{migrations.Core, migrations.Whatsapp}
+// MigrationSets are the schema of every module a binary runs.
+func MigrationSets() []migrations.Set {
+	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.Webhooks}
 }
 
-// appOptions wires the gateway: platform (config, log, database migrated at start, bus, HTTP
-// server, metrics, health), the core (store, event sink, projection, send pipeline, API) and the
-// WhatsApp channel. channel options (the simulator in demos and tests) go to the channel.
-func appOptions(cfg *config.Config, version string, logger *slog.Logger, channel ...whatsapp.Option) fx.Option {
+// Platform wires configuration, logging, the database (migrated at start), the bus, the HTTP
+// server, metrics and health.
+func Platform(cfg *config.Config, info httpserver.APIInfo, logger *slog.Logger) fx.Option {
 	return fx.Options(
-		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Queue, cfg.WhatsApp, apiInfo(version), logger, channel),
+		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Queue, info, logger),
 		fx.Supply(
-			fx.Annotate(version, fx.ResultTags(`name:"version"`)),
+			fx.Annotate(info.Version, fx.ResultTags(`name:"version"`)),
 			fx.Annotate(cfg.DataDir(), fx.ResultTags(`name:"data_dir"`)),
 		),
 		log.FxLogger,
@@ -76,22 +79,43 @@ func appOptions(cfg *config.Config, version string, logger *slog.Logger, channel
 		fx.Provide(
 			health.AsCheck(func(d *db.DB) health.Check { return health.Check{Name: "database", Func: d.Ping} }),
 			health.AsCheck(func(b *bus.Bus) health.Check { return health.Check{Name: "bus", Func: b.Ping} }),
-			// The message store serves the channel's previousBody of edits and revokes.
-			func(s *store.Store) whatsapp.MessageBodies { return s },
 		),
-		store.Module,
-		eventbus.Module,
-		projection.Module,
-		whatsapp.Module,
-		pipeline.Module,
-		api.Module,
 	)
+}
+
+// Core wires the channel-agnostic core over whichever core.Provider the graph holds: store,
+// event sink, projection, send pipeline, webhook delivery and the REST API. Call it once the API
+// key is settled: the global webhook endpoint is sent the key.
+func Core(cfg *config.Config) fx.Option {
+	hooks := cfg.Webhook
+	hooks.APIKey = cfg.HTTP.APIKey
+	return fx.Options(
+		fx.Supply(hooks),
+		fx.Provide(func(s *store.Store) webhook.SessionChecker { return s }),
+		store.Module, eventbus.Module, projection.Module, pipeline.Module, webhook.Module, api.Module,
+	)
+}
+
+// InProcessChannel runs the WhatsApp channel in this process. opts go to the channel (the
+// simulator in demos and tests).
+func InProcessChannel(cfg whatsapp.Config, opts ...whatsapp.Option) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, opts),
+		// The message store serves the channel's previousBody of edits and revokes.
+		fx.Provide(func(s *store.Store) whatsapp.MessageBodies { return s }),
+		whatsapp.Module,
+	)
+}
+
+// Gateway is the standalone gateway: platform, core and the channel in-process.
+func Gateway(cfg *config.Config, version string, logger *slog.Logger, channel ...whatsapp.Option) fx.Option {
+	return fx.Options(Platform(cfg, GatewayInfo(version), logger), Core(cfg), InProcessChannel(cfg.WhatsApp, channel...))
 }
 
 // migrateOnStart applies pending migrations before anything else starts serving.
 func migrateOnStart(lc fx.Lifecycle, d *db.DB, logger *slog.Logger) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
-		if err := db.Migrate(ctx, d, migrationSets()...); err != nil {
+		if err := db.Migrate(ctx, d, MigrationSets()...); err != nil {
 			return fmt.Errorf("apply migrations: %w", err)
 		}
 		logger.Debug("migrations applied", slog.String("dialect", string(d.Dialect())))
@@ -99,21 +123,23 @@ func migrateOnStart(lc fx.Lifecycle, d *db.DB, logger *slog.Logger) {
 	}))
 }
 
-// openAPIDocument builds the API's operations without starting anything, for the openapi
+// OpenAPIDocument builds the API's operations without starting anything, for the openapi
 // subcommand and the spec check.
-func openAPIDocument(version string) (*huma.OpenAPI, error) {
+func OpenAPIDocument(info httpserver.APIInfo) (*huma.OpenAPI, error) {
 	cfg := httpserver.Config{APIKey: "unused-while-documenting"}
 	cfg.SetDefaults()
-	srv, err := httpserver.New(cfg, apiInfo(version), log.Discard())
+	srv, err := httpserver.New(cfg, info, log.Discard())
 	if err != nil {
 		return nil, err
 	}
-	reg, err := health.NewRegistry(version, 0, ".")
+	reg, err := health.NewRegistry(info.Version, 0, ".")
 	if err != nil {
 		return nil, err
 	}
 	health.Register(srv.API(), reg)
 	api.Register(srv.API(), api.Deps{})
+	webhook.RegisterRoutes(srv.API(), nil, nil, srv.Errors())
+	webhook.DocumentWebhooks(srv.API())
 	metrics.Document(srv.API().OpenAPI())
 	return srv.API().OpenAPI(), nil
 }

@@ -1,0 +1,51 @@
+package whatsapp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.uber.org/fx"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/platform/db"
+)
+
+// Module provides *Provider (also as core.Provider) on the gateway's database, started and
+// stopped with the app. It expects Config, *db.DB, core.EventSink and *slog.Logger in the graph;
+// MessageBodies and []Option are optional (tagged `optional:"true"`). Migrations of
+// migrations.Whatsapp are the caller's, as for every module.
+var Module = fx.Module("whatsapp",
+	fx.Provide(
+		NewFx,
+		func(p *Provider) core.Provider { return p },
+	),
+)
+
+// Params are NewFx's dependencies.
+type Params struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Config    Config
+	DB        *db.DB
+	Sink      core.EventSink
+	Logger    *slog.Logger
+	Bodies    MessageBodies `optional:"true"`
+	Options   []Option      `optional:"true"`
+}
+
+// NewFx builds the provider for an fx app: whatsmeow's store on the shared database, the bun
+// session repository, Start on app start and Stop on app stop.
+func NewFx(p Params) (*Provider, error) {
+	container, err := p.DB.WhatsmeowStore(context.Background(), p.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("whatsapp module: %w", err)
+	}
+	prov, err := New(p.Config, container, NewBunRepository(p.DB.Bun()), p.Sink, p.Bodies, p.Logger, p.Options...)
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.StartStopHook(prov.Start, prov.Stop))
+	return prov, nil
+}

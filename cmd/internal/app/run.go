@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/28web/hub/channels/whatsapp"
+	"github.com/28web/hub/channels/whatsapp/wasim"
+	"github.com/28web/hub/platform/bus"
+	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/platform/db"
+	"github.com/28web/hub/platform/httpserver"
+	"github.com/28web/hub/platform/log"
+)
+
+// Migrate applies every pending migration and returns the process exit code.
+func Migrate(cfg *config.Config, logger *slog.Logger) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	d, err := db.Open(ctx, cfg.DB, logger)
+	if err != nil {
+		logger.Error("open database", log.ErrorAttr(err))
+		return 1
+	}
+	defer func() { _ = d.Close() }()
+	if err := db.Migrate(ctx, d, MigrationSets()...); err != nil {
+		logger.Error("migrate", log.ErrorAttr(err))
+		return 1
+	}
+	logger.Info("migrations applied", slog.String("dialect", string(d.Dialect())))
+	return 0
+}
+
+// ChannelOptions are the in-process channel's options the configuration asks for: in simulator
+// mode, every WhatsApp client is pointed at the simulator.
+func ChannelOptions(cfg *config.Config, logger *slog.Logger) ([]whatsapp.Option, error) {
+	if cfg.SimulatorURL == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sim, err := wasim.DialRemote(ctx, cfg.SimulatorURL)
+	if err != nil {
+		return nil, fmt.Errorf("simulator mode: %w", err)
+	}
+	logger.Warn("simulator mode: WhatsApp clients talk to the simulator, not WhatsApp", slog.String("simulator", cfg.SimulatorURL))
+	return []whatsapp.Option{whatsapp.WithClientConfigurer(sim.ConfigureClient)}, nil
+}
+
+// Serve runs the app that build wires until SIGINT or SIGTERM and returns the exit code. name
+// ("gateway", "hub") labels its messages. build is called once the API key is settled (a
+// generated one is printed once on stdout), since the wiring captures it.
+func Serve(name string, cfg *config.Config, logger *slog.Logger, stdout io.Writer, build func() fx.Option) int {
+	generated, err := cfg.EnsureAPIKey()
+	if err != nil {
+		logger.Error("api key", log.ErrorAttr(err))
+		return 1
+	}
+	if generated {
+		// Printed once, on stdout and not through the logger: log pipelines must never carry it.
+		fmt.Fprintf(stdout, "Generated API key (stored in %s/%s; send it as x-28web-gateway-key):\n%s\n",
+			cfg.DataDir(), config.APIKeyFile, cfg.HTTP.APIKey)
+	}
+	if len(cfg.Unused) > 0 {
+		logger.Warn("ignoring browser-only settings of the seed gateway", slog.Any("variables", cfg.Unused))
+	}
+
+	var srv *httpserver.Server
+	var database *db.DB
+	var messageBus *bus.Bus
+	fxApp := fx.New(build(), fx.Populate(&srv, &database, &messageBus))
+	if err := fxApp.Err(); err != nil {
+		logger.Error("wire "+name, log.ErrorAttr(err))
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := fxApp.Start(startCtx); err != nil {
+		logger.Error("start "+name, log.ErrorAttr(err))
+		return 1
+	}
+	transport := "in-process"
+	if !messageBus.InProcess() {
+		transport = "redis-streams"
+	}
+	logger.Info(name+" listening", slog.String("addr", srv.Addr()), slog.String("database", string(database.Dialect())),
+		slog.String("bus", transport))
+	fmt.Fprintf(stdout, "28web %s listening on http://%s (API reference: http://%s/docs)\n", name, srv.Addr(), srv.Addr())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	logger.Info("shutting down")
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout+cfg.Bus.CloseTimeout)
+	defer stopCancel()
+	if err := fxApp.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("stop "+name, log.ErrorAttr(err))
+		return 1
+	}
+	return 0
+}
