@@ -1348,6 +1348,11 @@ type SendMessageRequest struct {
 	Schema  *string       `json:"$schema,omitempty"`
 	Contact *ContactInput `json:"contact,omitempty"`
 
+	// Id Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike.
+	//
+	// Example: 3EB0C431C26A1916E07E
+	Id *string `json:"id,omitempty"`
+
 	// LinkPreview Render a preview of the first link in text.
 	LinkPreview *bool          `json:"linkPreview,omitempty"`
 	Location    *LocationInput `json:"location,omitempty"`

@@ -26,6 +26,7 @@ const maxSendBody = 23 << 20
 
 // SendMessageRequest is a message to send. Which fields apply depends on type.
 type SendMessageRequest struct {
+	ID              string           `json:"id,omitempty" pattern:"^[A-Za-z0-9_.-]{1,128}$" doc:"Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike." example:"3EB0C431C26A1916E07E"`
 	To              string           `json:"to" minLength:"3" maxLength:"128" doc:"Recipient: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id." example:"+55 11 99999-0001"`
 	Type            core.MessageType `json:"type" enum:"text,image,video,audio,document,sticker,location,contact,reaction" doc:"What the message carries." example:"text"`
 	Text            string           `json:"text,omitempty" maxLength:"65536" doc:"Body of a text message, or caption of an image, video or document." example:"Hello! How can we help?"`
@@ -157,7 +158,7 @@ func validRecipient(to string) string {
 }
 
 func (b *SendMessageRequest) outgoing() core.OutgoingMessage {
-	m := core.OutgoingMessage{To: b.To, Type: b.Type, Text: b.Text, LinkPreview: b.LinkPreview,
+	m := core.OutgoingMessage{ID: core.MessageID(b.ID), To: b.To, Type: b.Type, Text: b.Text, LinkPreview: b.LinkPreview,
 		QuotedMessageID: core.MessageID(b.QuotedMessageID), SendAt: b.SendAt}
 	for _, id := range b.Mentions {
 		m.Mentions = append(m.Mentions, core.ChatID(id))

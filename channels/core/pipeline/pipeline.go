@@ -94,13 +94,15 @@ type AcceptRequest struct {
 }
 
 // Accept validates nothing beyond the session's existence (the API validated the content; an
-// unknown session yields core.ErrNotFound), stores the message as queued and publishes its
-// command. It returns the stored message and
+// unknown session yields core.ErrNotFound), stores the message as queued under req.Message.ID
+// (or a new id; an id in use yields core.ErrConflict) and publishes its command. It returns the stored message and
 // whether this call created it (false: an idempotent replay). Once it returns without error the
 // message will be sent, even across a crash.
 func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message, bool, error) {
 	msg := req.Message
-	msg.ID = p.newMessageID()
+	if msg.ID == "" {
+		msg.ID = p.newMessageID()
+	}
 	payload, err := json.Marshal(msg)
 	if err != nil {
 		return store.Message{}, false, fmt.Errorf("encode message: %w", err)

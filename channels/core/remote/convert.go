@@ -48,6 +48,10 @@ func contacts(cs *[]client.Contact) []core.Contact {
 
 func sendRequest(m core.OutgoingMessage) client.SendMessageRequest {
 	r := client.SendMessageRequest{To: m.To, Type: client.SendMessageRequestType(m.Type), SendAt: m.SendAt}
+	if m.ID != "" {
+		id := string(m.ID)
+		r.Id = &id
+	}
 	if m.Text != "" {
 		r.Text = &m.Text
 	}

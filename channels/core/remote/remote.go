@@ -202,10 +202,9 @@ func (p *Provider) Stats(ctx context.Context) (core.SessionStats, error) {
 }
 
 // SendMessage sends through the gateway and returns, as the contract asks, once WhatsApp took the
-// message: it queues it at the gateway and waits until the gateway sent it (or failed it). A
-// msg.ID the gateway already has (an id this method returned) answers with that message; any
-// other msg.ID is sent as the Idempotency-Key, so a retry with the same id is answered with the
-// first result instead of a second message. The result's ID is the gateway's message id.
+// message: it queues it at the gateway under msg.ID (when given) and waits until the gateway sent
+// it (or failed it). A msg.ID the gateway already has answers with that message, so a retry with
+// the same id never sends a second one.
 func (p *Provider) SendMessage(ctx context.Context, id core.SessionID, msg core.OutgoingMessage) (core.SendResult, error) {
 	s, err := p.Session(ctx, id)
 	if err != nil {
@@ -224,6 +223,7 @@ func (p *Provider) SendMessage(ctx context.Context, id core.SessionID, msg core.
 		key := string(msg.ID)
 		params.IdempotencyKey = &key
 	}
+	// The gateway stores the message under msg.ID, so its events name it as this side does.
 	res, err := p.api.SendMessageWithResponse(ctx, string(id), params, sendRequest(msg))
 	if err := check("send message", err, res, http.StatusAccepted); err != nil {
 		return core.SendResult{}, err

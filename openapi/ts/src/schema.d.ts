@@ -264,6 +264,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{sessionId}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a session's webhooks
+         * @description Lists the endpoints receiving this session's events (the global APP_WEBHOOK_URL endpoint is listed by listWebhookEndpoints). Secrets are never shown here.
+         */
+        get: operations["listSessionWebhooks"];
+        /**
+         * Replace a session's webhooks
+         * @description Sets the session's complete list of webhook endpoints. An endpoint whose url is listed keeps its id, secret and state; new urls get new endpoints, whose whsec_ secrets are in this answer only; unlisted endpoints are deleted and their pending deliveries cancelled.
+         */
+        put: operations["replaceSessionWebhooks"];
+        /**
+         * Add a webhook to a session
+         * @description Adds one endpoint receiving this session's events. The answer carries its whsec_ signing secret, shown only here (and after rotateWebhookSecret). A session has at most 10 webhooks; a url already registered for the session is a conflict.
+         */
+        post: operations["createSessionWebhook"];
+        /**
+         * Delete a session's webhooks
+         * @description Deletes every webhook endpoint of the session and cancels their pending deliveries. The delivery log keeps their history.
+         */
+        delete: operations["deleteSessionWebhooks"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{sessionId}/webhooks/{webhookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete one of a session's webhooks
+         * @description Deletes the endpoint and cancels its pending deliveries.
+         */
+        delete: operations["deleteSessionWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Query the webhook delivery log
+         * @description Lists deliveries (one per event and endpoint), newest first, filtered by session, endpoint, event, type, status and creation time. Page with before=nextBefore. Finished deliveries are pruned after the retention period (default 30 days).
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver every failed webhook delivery in a time range
+         * @description Queues again every dead delivery created in [since, until), optionally only one endpoint's, session's or event type's, oldest first, at most 10000 per call.
+         */
+        post: operations["redeliverFailedWebhookDeliveries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{deliveryId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one webhook delivery with its attempts
+         * @description Returns the delivery, the exact body sent, and every attempt with its status code, latency, error and the next attempt it scheduled.
+         */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver one webhook delivery
+         * @description Sends a succeeded or dead delivery again, with a fresh retry schedule and the same webhook-id (receivers deduplicate on it). It keeps its place in its session's order. A pending or retrying delivery, or one whose endpoint was deleted, is a conflict.
+         */
+        post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List every webhook endpoint
+         * @description Lists the global endpoint (id "global", from APP_WEBHOOK_URL) first, then every session's endpoints, with their state. Secrets are never shown here.
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/endpoints/{webhookId}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-enable a disabled webhook endpoint
+         * @description An endpoint is disabled when it answers 410 Gone or fails without success for disable_after (default 5 days). Re-enabling resumes its paused deliveries; events that arrived while it was disabled are logged dead: send them with redeliverFailedWebhookDeliveries.
+         */
+        post: operations["enableWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/endpoints/{webhookId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint's signing secret
+         * @description Issues a new whsec_ secret, returned in this answer only. During the grace period (rotation_grace, default 24 h) every request carries two signatures in webhook-signature, one per secret, so receivers can switch without losing a message.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -417,9 +609,11 @@ export interface webhooks {
         put?: never;
         /**
          * change_battery event
-         * @description The phone's battery changed. Multi-device WhatsApp does not report the phone's battery to linked devices, so the WhatsApp channel never emits it; the event stays for compatibility with the seed. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description The phone's battery changed. Never emitted by the WhatsApp channel: multi-device WhatsApp does not report the phone's battery to linked devices. Kept for clients written against the original gateway.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookChangeBatteryEvent"];
+        post: operations["webhookChangeBattery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -437,9 +631,11 @@ export interface webhooks {
         put?: never;
         /**
          * connection.status event
-         * @description The connection to WhatsApp changed: open, connecting, closed, refused. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description The transport connection changed (open, connecting, closed, refused).
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookConnectionStatusEvent"];
+        post: operations["webhookConnectionStatus"];
         delete?: never;
         options?: never;
         head?: never;
@@ -457,9 +653,11 @@ export interface webhooks {
         put?: never;
         /**
          * disconnected event
-         * @description The session lost its connection: the reason and whether it reconnects by itself. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description The session lost its connection, with the reason and whether it reconnects by itself.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookDisconnectedEvent"];
+        post: operations["webhookDisconnected"];
         delete?: never;
         options?: never;
         head?: never;
@@ -477,9 +675,11 @@ export interface webhooks {
         put?: never;
         /**
          * message event
-         * @description An incoming message (not sent by this session's account). Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description An incoming message (not sent by this account).
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookMessageEvent"];
+        post: operations["webhookMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -497,9 +697,11 @@ export interface webhooks {
         put?: never;
         /**
          * message_ack event
-         * @description A sent message's delivery state changed: 0 pending, 1 received, 2 read, 3 played. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description A sent message's delivery state changed: 0 pending, 1 received, 2 read, 3 played.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookMessageAckEvent"];
+        post: operations["webhookMessageAck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -517,9 +719,11 @@ export interface webhooks {
         put?: never;
         /**
          * message_create event
-         * @description Every message, both directions, including ones sent from the phone or another linked device. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description Every message, both directions, including ones sent from the phone.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookMessageCreateEvent"];
+        post: operations["webhookMessageCreate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -537,9 +741,11 @@ export interface webhooks {
         put?: never;
         /**
          * message_edit event
-         * @description A message was edited; previousBody is the text before, when the gateway stored it. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description A message was edited.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookMessageEditEvent"];
+        post: operations["webhookMessageEdit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -557,9 +763,11 @@ export interface webhooks {
         put?: never;
         /**
          * message_failed event
-         * @description An accepted outgoing message could not be sent after every attempt. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description An accepted outgoing message could not be sent after its retries.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookMessageFailedEvent"];
+        post: operations["webhookMessageFailed"];
         delete?: never;
         options?: never;
         head?: never;
@@ -577,9 +785,11 @@ export interface webhooks {
         put?: never;
         /**
          * message_revoke_everyone event
-         * @description A message was deleted for everyone. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description A message was deleted for everyone.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookMessageRevokeEveryoneEvent"];
+        post: operations["webhookMessageRevokeEveryone"];
         delete?: never;
         options?: never;
         head?: never;
@@ -597,9 +807,11 @@ export interface webhooks {
         put?: never;
         /**
          * qr_code event
-         * @description A new login QR code; emitted at every rotation until the session is paired. Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description A new login QR code, at every rotation until the session is paired.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookQrCodeEvent"];
+        post: operations["webhookQrCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -617,9 +829,33 @@ export interface webhooks {
         put?: never;
         /**
          * session.status event
-         * @description The session moved to another status (connecting, qr_code, connected, disconnected, logged_out, banned, failed). Delivered to APP_WEBHOOK_URL and to the session's webhook endpoints, signed per Standard Webhooks.
+         * @description The session moved to another status (connecting, qr_code, connected, disconnected, logged_out, failed...).
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
          */
-        post: operations["webhookSessionStatusEvent"];
+        post: operations["webhookSessionStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.disabled event
+         * @description A webhook endpoint was disabled: it answered 410 Gone or failed for disable_after; re-enable it through the API.
+         *
+         *     Every event is POSTed as JSON to the global endpoint (APP_WEBHOOK_URL) and to the session's webhooks whose filter includes it, signed the Standard Webhooks way: HMAC-SHA256, keyed with the base64-decoded part of the endpoint's whsec_ secret, of `webhook-id + "." + webhook-timestamp + "." + body`, sent as `v1,<base64>` in webhook-signature (two, space-separated, during a secret rotation). Any Standard Webhooks library verifies it. Answer 2xx within WEBHOOK_TIMEOUT; other answers are retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default), except 4xx other than 408, 409, 425 and 429, which dead-letter the delivery, and 410, which also disables the endpoint. Retry-After is honoured. Deliveries of one session arrive in order per endpoint; deduplicate on webhook-id.
+         */
+        post: operations["webhookWebhookDisabled"];
         delete?: never;
         options?: never;
         head?: never;
@@ -629,6 +865,26 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        AttemptView: {
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            attempt: number;
+            /** @example timeout */
+            error?: string;
+            /** Format: double */
+            latencyMs: number;
+            /**
+             * Format: date-time
+             * @description When the next attempt was scheduled; absent when this one finished the delivery.
+             */
+            nextAttemptAt?: string;
+            /**
+             * Format: int64
+             * @example 200
+             */
+            statusCode?: number;
+        };
         BatteryEvent: {
             /** Format: int64 */
             battery: number;
@@ -695,6 +951,141 @@ export interface components {
              * @example support-1
              */
             id: string;
+            /** @description The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks. */
+            webhooks?: components["schemas"]["EndpointInput"][] | null;
+        };
+        DeliveryDetail: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/DeliveryDetail.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: int64
+             * @description Attempts made so far.
+             */
+            attempts: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example global */
+            endpointId: string;
+            /** @enum {string} */
+            event: "message" | "message_create" | "session.status" | "qr_code" | "connection.status" | "disconnected" | "message_ack" | "message_edit" | "message_revoke_everyone" | "change_battery" | "message_failed" | "webhook.disabled";
+            /**
+             * @description The event id, sent as webhook-id: the receiver's idempotency key.
+             * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+             */
+            eventId: string;
+            /** @description Every attempt, oldest first. */
+            history: components["schemas"]["AttemptView"][] | null;
+            /**
+             * Format: int64
+             * @description Delivery id; pass it as before to page.
+             * @example 1842
+             */
+            id: number;
+            /**
+             * @description Why the last attempt failed (the start of the response body for HTTP errors).
+             * @example HTTP 503: upstream unavailable
+             */
+            lastError?: string;
+            /**
+             * Format: double
+             * @description Duration of the last attempt in milliseconds.
+             */
+            lastLatencyMs?: number;
+            /**
+             * Format: int64
+             * @description HTTP status of the last attempt; absent when it got no answer.
+             * @example 503
+             */
+            lastStatusCode?: number;
+            /** Format: date-time */
+            nextAttemptAt?: string;
+            /** @description The request body: the event envelope {id, sessionId, event, timestamp, data}. */
+            payload: unknown;
+            /** @example support-1 */
+            sessionId: string;
+            /**
+             * @description pending: waiting for its first attempt; retrying: failed, next attempt at nextAttemptAt; succeeded; dead: dead-lettered after the last attempt or a non-retryable answer (redeliverable); cancelled: its endpoint was deleted.
+             * @enum {string}
+             */
+            status: "pending" | "retrying" | "succeeded" | "dead" | "cancelled";
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        DeliveryListOutputBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/DeliveryListOutputBody.json
+             */
+            readonly $schema?: string;
+            /** @description Newest first. */
+            deliveries: components["schemas"]["DeliveryView"][] | null;
+            /**
+             * Format: int64
+             * @description Pass as before for the next page; absent on the last page.
+             */
+            nextBefore?: number;
+        };
+        DeliveryView: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/DeliveryView.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: int64
+             * @description Attempts made so far.
+             */
+            attempts: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example global */
+            endpointId: string;
+            /** @enum {string} */
+            event: "message" | "message_create" | "session.status" | "qr_code" | "connection.status" | "disconnected" | "message_ack" | "message_edit" | "message_revoke_everyone" | "change_battery" | "message_failed" | "webhook.disabled";
+            /**
+             * @description The event id, sent as webhook-id: the receiver's idempotency key.
+             * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+             */
+            eventId: string;
+            /**
+             * Format: int64
+             * @description Delivery id; pass it as before to page.
+             * @example 1842
+             */
+            id: number;
+            /**
+             * @description Why the last attempt failed (the start of the response body for HTTP errors).
+             * @example HTTP 503: upstream unavailable
+             */
+            lastError?: string;
+            /**
+             * Format: double
+             * @description Duration of the last attempt in milliseconds.
+             */
+            lastLatencyMs?: number;
+            /**
+             * Format: int64
+             * @description HTTP status of the last attempt; absent when it got no answer.
+             * @example 503
+             */
+            lastStatusCode?: number;
+            /** Format: date-time */
+            nextAttemptAt?: string;
+            /** @example support-1 */
+            sessionId: string;
+            /**
+             * @description pending: waiting for its first attempt; retrying: failed, next attempt at nextAttemptAt; succeeded; dead: dead-lettered after the last attempt or a non-retryable answer (redeliverable); cancelled: its endpoint was deleted.
+             * @enum {string}
+             */
+            status: "pending" | "retrying" | "succeeded" | "dead" | "cancelled";
+            /** Format: date-time */
+            updatedAt: string;
         };
         Detailed: {
             /**
@@ -728,6 +1119,119 @@ export interface components {
              * @example Corrected text
              */
             text: string;
+        };
+        EndpointBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/EndpointBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description Event types to deliver; empty or absent delivers every event.
+             * @example [
+             *       "message",
+             *       "message_ack"
+             *     ]
+             */
+            events?: ("message" | "message_create" | "session.status" | "qr_code" | "connection.status" | "disconnected" | "message_ack" | "message_edit" | "message_revoke_everyone" | "change_battery" | "message_failed" | "webhook.disabled")[] | null;
+            /**
+             * @description Extra headers sent with every request (at most 20; names may not start with webhook- or content-, nor be host, user-agent or x-28web-gateway-key).
+             * @example {
+             *       "Authorization": "Bearer 6f1c…"
+             *     }
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: uri
+             * @description Where events are POSTed: http or https, no credentials in the URL. Private and loopback targets are refused unless allow_private_targets is set.
+             * @example https://backend.example.com/hooks/whatsapp
+             */
+            url: string;
+        };
+        EndpointInput: {
+            /** @description Event types to deliver; empty or absent delivers every event. */
+            events?: string[] | null;
+            /** @description Extra headers sent with every request (at most 20; names may not be webhook-*, content-*, host or x-28web-gateway-key). */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: uri
+             * @description Where events are POSTed: http or https, no credentials in the URL.
+             * @example https://backend.example.com/hooks/whatsapp
+             */
+            url: string;
+        };
+        EndpointListOutputBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/EndpointListOutputBody.json
+             */
+            readonly $schema?: string;
+            webhooks: components["schemas"]["EndpointView"][] | null;
+        };
+        EndpointView: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/EndpointView.json
+             */
+            readonly $schema?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Deliveries are paused: the endpoint answered 410 or failed for too long. Re-enable it with enableWebhookEndpoint. */
+            disabled: boolean;
+            /** Format: date-time */
+            disabledAt?: string;
+            /** @example the endpoint answered 410 Gone */
+            disabledReason?: string;
+            /** @description Event types delivered; empty means all. */
+            events: string[] | null;
+            /**
+             * Format: date-time
+             * @description Since when every attempt failed; absent while it succeeds.
+             */
+            failingSince?: string;
+            /** @description Custom header names; values are redacted. */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * @description Endpoint id; "global" is the APP_WEBHOOK_URL endpoint.
+             * @example ep_0192f5c8a1b27c3e9d4f6a8b0c1d2e3f
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description During a rotation, when the previous secret stops signing.
+             */
+            previousSecretExpiresAt?: string;
+            /**
+             * @description The Standard Webhooks signing secret. Returned only when the endpoint is created or its secret rotated: store it then.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret?: string;
+            /**
+             * @description The secret's first characters, to tell secrets apart.
+             * @example whsec_MfKQ…
+             */
+            secretHint: string;
+            /**
+             * @description The session whose events it receives; absent for the global endpoint.
+             * @example support-1
+             */
+            sessionId?: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /**
+             * Format: uri
+             * @example https://backend.example.com/hooks/whatsapp
+             */
+            url: string;
         };
         ErrorDetail: {
             /** @description Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id' */
@@ -1050,6 +1554,57 @@ export interface components {
              */
             emoji: string;
         };
+        RedeliverRangeInputBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/RedeliverRangeInputBody.json
+             */
+            readonly $schema?: string;
+            /** @description Only this endpoint's. */
+            endpointId?: string;
+            /**
+             * @description Only this event type.
+             * @enum {string}
+             */
+            event?: "message" | "message_create" | "session.status" | "qr_code" | "connection.status" | "disconnected" | "message_ack" | "message_edit" | "message_revoke_everyone" | "change_battery" | "message_failed" | "webhook.disabled";
+            /** @description Only this session's. */
+            sessionId?: string;
+            /**
+             * Format: date-time
+             * @description Redeliver dead deliveries created at or after this instant.
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description ... and before this one.
+             */
+            until: string;
+        };
+        RedeliverRangeOutputBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/RedeliverRangeOutputBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: int64
+             * @description How many dead deliveries were queued again (at most 10000 per call: repeat to continue).
+             * @example 37
+             */
+            redelivered: number;
+        };
+        ReplaceInputBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/ReplaceInputBody.json
+             */
+            readonly $schema?: string;
+            /** @description The session's complete list of webhooks. Endpoints whose url is listed are kept (id, secret, state) with the new events and headers; new urls are created (their secrets are in the answer, shown once); the others are deleted. */
+            webhooks: components["schemas"]["EndpointBody"][] | null;
+        };
         SendMessageRequest: {
             /**
              * Format: uri
@@ -1059,6 +1614,11 @@ export interface components {
             readonly $schema?: string;
             /** @description Card of a contact message. */
             contact?: components["schemas"]["ContactInput"];
+            /**
+             * @description Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike.
+             * @example 3EB0C431C26A1916E07E
+             */
+            id?: string;
             /** @description Render a preview of the first link in text. */
             linkPreview?: boolean;
             /** @description Point of a location message. */
@@ -1135,6 +1695,8 @@ export interface components {
             status: "connecting" | "qr_code" | "connected" | "disconnected" | "logged_out" | "banned" | "failed";
             /** Format: date-time */
             updatedAt: string;
+            /** @description Only in the answer to the creation: the session's webhook endpoints with their signing secrets, shown this once. */
+            webhooks?: components["schemas"]["EndpointView"][] | null;
         };
         SessionHealth: {
             /**
@@ -1270,6 +1832,11 @@ export interface components {
         VCard: {
             displayName: string;
             vcard: string;
+        };
+        WebhookDisabledEvent: {
+            endpointId: string;
+            reason: string;
+            url: string;
         };
     };
     responses: never;
@@ -2743,6 +3310,1010 @@ export interface operations {
             };
         };
     };
+    listSessionWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session id. */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointListOutputBody"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    replaceSessionWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session id. */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplaceInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointListOutputBody"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    createSessionWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session id. */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointView"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    deleteSessionWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session id. */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    deleteSessionWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session id. */
+                sessionId: string;
+                /** @description The webhook endpoint id ("global" for APP_WEBHOOK_URL). */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Only this session's deliveries. */
+                sessionId?: string;
+                /** @description Only this endpoint's deliveries. */
+                endpointId?: string;
+                /** @description Only this event's deliveries. */
+                eventId?: string;
+                /** @description Only this event type. */
+                event?: "message" | "message_create" | "session.status" | "qr_code" | "connection.status" | "disconnected" | "message_ack" | "message_edit" | "message_revoke_everyone" | "change_battery" | "message_failed" | "webhook.disabled";
+                /** @description Only this status. */
+                status?: "pending" | "retrying" | "succeeded" | "dead" | "cancelled";
+                /** @description Created at or after (RFC 3339). */
+                since?: string;
+                /** @description Created before (RFC 3339). */
+                until?: string;
+                /** @description Page cursor: deliveries with an id below this (the last id of the previous page). */
+                before?: number;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryListOutputBody"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    redeliverFailedWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeliverRangeInputBody"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeliverRangeOutputBody"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery id. */
+                deliveryId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryDetail"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    redeliverWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery id. */
+                deliveryId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointListOutputBody"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    enableWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id ("global" for APP_WEBHOOK_URL). */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointView"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id ("global" for APP_WEBHOOK_URL). */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointView"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     getHealth: {
         parameters: {
             query?: never;
@@ -3129,16 +4700,27 @@ export interface operations {
             };
         };
     };
-    webhookChangeBatteryEvent: {
+    webhookChangeBattery: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3147,27 +4729,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["BatteryEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "change_battery";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3175,16 +4776,27 @@ export interface operations {
             };
         };
     };
-    webhookConnectionStatusEvent: {
+    webhookConnectionStatus: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3193,27 +4805,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["ConnectionStatusEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "connection.status";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3221,16 +4852,27 @@ export interface operations {
             };
         };
     };
-    webhookDisconnectedEvent: {
+    webhookDisconnected: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3239,27 +4881,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["DisconnectedEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "disconnected";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3267,16 +4928,27 @@ export interface operations {
             };
         };
     };
-    webhookMessageEvent: {
+    webhookMessage: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3285,27 +4957,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["MessageEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "message";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3313,16 +5004,27 @@ export interface operations {
             };
         };
     };
-    webhookMessageAckEvent: {
+    webhookMessageAck: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3331,27 +5033,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["MessageAckEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "message_ack";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3359,16 +5080,27 @@ export interface operations {
             };
         };
     };
-    webhookMessageCreateEvent: {
+    webhookMessageCreate: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3377,27 +5109,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["MessageEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "message_create";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3405,16 +5156,27 @@ export interface operations {
             };
         };
     };
-    webhookMessageEditEvent: {
+    webhookMessageEdit: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3423,27 +5185,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["MessageEditEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "message_edit";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3451,16 +5232,27 @@ export interface operations {
             };
         };
     };
-    webhookMessageFailedEvent: {
+    webhookMessageFailed: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3469,27 +5261,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["MessageFailedEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "message_failed";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3497,16 +5308,27 @@ export interface operations {
             };
         };
     };
-    webhookMessageRevokeEveryoneEvent: {
+    webhookMessageRevokeEveryone: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3515,27 +5337,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["MessageRevokeEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "message_revoke_everyone";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3543,16 +5384,27 @@ export interface operations {
             };
         };
     };
-    webhookQrCodeEvent: {
+    webhookQrCode: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3561,27 +5413,46 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["QRCodeEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "qr_code";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
-            410: {
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3589,16 +5460,27 @@ export interface operations {
             };
         };
     };
-    webhookSessionStatusEvent: {
+    webhookSessionStatus: {
         parameters: {
             query?: never;
             header: {
-                /** @description The event id. */
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
                 "webhook-id": string;
-                /** @description Unix seconds when this attempt was signed. */
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
                 "webhook-timestamp": string;
-                /** @description v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret>; several, space-separated, while a secret rotates. */
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
                 "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3607,27 +5489,122 @@ export interface operations {
             content: {
                 "application/json": {
                     data: components["schemas"]["SessionStatusEvent"];
-                    /** @enum {string} */
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
                     event: "session.status";
-                    /** @description Unique event id (UUIDv7); use it as an idempotency key. Also sent as webhook-id. */
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
                     id: string;
-                    /** @description The session the event belongs to. */
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
                     sessionId: string;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
                     timestamp: string;
                 };
             };
         };
         responses: {
-            /** @description Any 2xx acknowledges the delivery. */
-            200: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Gone: the endpoint is disabled and receives nothing more. */
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookWebhookDisabled: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event id: the idempotency key, identical on every retry and redelivery.
+                 * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                 */
+                "webhook-id": string;
+                /**
+                 * @description Unix seconds when this attempt was signed; reject stale ones (e.g. older than 5 minutes).
+                 * @example 1795862400
+                 */
+                "webhook-timestamp": string;
+                /**
+                 * @description Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body`, one per active secret.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": string;
+                /** @description The gateway's API key; sent to the global endpoint only, as the original gateway did. */
+                "x-28web-gateway-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    data: components["schemas"]["WebhookDisabledEvent"];
+                    /**
+                     * @description The event type.
+                     * @enum {string}
+                     */
+                    event: "webhook.disabled";
+                    /**
+                     * @description Unique event id (also the webhook-id header).
+                     * @example 0192f5c8-a1b2-7c3e-9d4f-6a8b0c1d2e3f
+                     */
+                    id: string;
+                    /**
+                     * @description The session the event belongs to.
+                     * @example support-1
+                     */
+                    sessionId: string;
+                    /**
+                     * Format: date-time
+                     * @description When the event happened.
+                     */
+                    timestamp: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the delivery is dead-lettered and the endpoint disabled. */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried after Retry-After (capped by max_retry_after). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Accepted: the delivery succeeded. */
+            "2XX": {
                 headers: {
                     [name: string]: unknown;
                 };
