@@ -44,6 +44,9 @@ type Provider struct {
 	sched      *scheduler
 	connectSem chan struct{}
 	recent     *recentMessages
+	// resolved caches number → JID answers of IsOnWhatsApp for every session: sends must not
+	// cost a usync round trip each (WhatsApp rate-limits them).
+	resolved *resolveCache
 
 	// ctx is the lifetime of the clients' background work; cancelled by Stop.
 	ctx    context.Context
@@ -114,6 +117,7 @@ func New(cfg Config, container *sqlstore.Container, repo SessionRepository, sink
 		sched:      newScheduler(),
 		connectSem: make(chan struct{}, cfg.ConnectConcurrency),
 		recent:     newRecentMessages(cfg.BodyCacheSize),
+		resolved:   newResolveCache(resolveCacheSize, resolveTTL),
 		sessions:   make(map[core.SessionID]*session),
 		waHTTP:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}

@@ -121,6 +121,19 @@ func (s *session) resolve(ctx context.Context, cli *whatsmeow.Client, to string)
 		}
 		number = n
 	}
+	if j, ok := s.p.resolved.get(number); ok {
+		return j, nil
+	}
+	j, err := s.lookupNumber(ctx, cli, number)
+	if err != nil {
+		return types.EmptyJID, err
+	}
+	s.p.resolved.put(number, j)
+	return j, nil
+}
+
+// lookupNumber asks WhatsApp which JID a number (and its known variants) is registered as.
+func (s *session) lookupNumber(ctx context.Context, cli *whatsmeow.Client, number string) (types.JID, error) {
 	cands := numberCandidates(number)
 	queries := make([]string, len(cands))
 	for i, c := range cands {

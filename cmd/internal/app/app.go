@@ -101,8 +101,12 @@ func Core(cfg *config.Config) fx.Option {
 func InProcessChannel(cfg whatsapp.Config, opts ...whatsapp.Option) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg, opts),
-		// The message store serves the channel's previousBody of edits and revokes.
-		fx.Provide(func(s *store.Store) whatsapp.MessageBodies { return s }),
+		fx.Provide(
+			// The message store serves the channel's previousBody of edits and revokes.
+			func(s *store.Store) whatsapp.MessageBodies { return s },
+			// Catches sessions marked connected whose socket is dead.
+			health.AsCheck(func(p *whatsapp.Provider) health.Check { return health.Check{Name: "whatsapp", Func: p.HealthCheck} }),
+		),
 		whatsapp.Module,
 	)
 }
