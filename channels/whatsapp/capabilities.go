@@ -191,7 +191,11 @@ func (p *Provider) DownloadMedia(ctx context.Context, id core.SessionID, msg cor
 	if err := proto.Unmarshal(rec.Message, &m); err != nil {
 		return core.DownloadedMedia{}, fmt.Errorf("decode media ref of %s: %w", msg, err)
 	}
-	data, err := cli.DownloadAny(ctx, &m)
+	part, err := downloadable(&m)
+	if err != nil {
+		return core.DownloadedMedia{}, fmt.Errorf("media of %s: %w", msg, err)
+	}
+	data, err := cli.Download(ctx, part)
 	if err != nil {
 		return core.DownloadedMedia{}, sendError("download media", err)
 	}
@@ -219,4 +223,21 @@ func (p *Provider) chatOp(ctx context.Context, id core.SessionID, chat core.Chat
 		return nil, nil, types.EmptyJID, err
 	}
 	return s, cli, to, nil
+}
+
+// downloadable returns the attachment part of a media message.
+func downloadable(m *waE2E.Message) (whatsmeow.DownloadableMessage, error) {
+	switch {
+	case m.GetImageMessage() != nil:
+		return m.GetImageMessage(), nil
+	case m.GetVideoMessage() != nil:
+		return m.GetVideoMessage(), nil
+	case m.GetAudioMessage() != nil:
+		return m.GetAudioMessage(), nil
+	case m.GetDocumentMessage() != nil:
+		return m.GetDocumentMessage(), nil
+	case m.GetStickerMessage() != nil:
+		return m.GetStickerMessage(), nil
+	}
+	return nil, core.ErrNotFound
 }

@@ -77,13 +77,6 @@ func waitAfter[T core.EventData](t *testing.T, rec *channeltest.Recorder, n int,
 	return out
 }
 
-func (h *harness) account() core.ChatID {
-	s, err := h.p.Session(context.Background(), h.id)
-	if err != nil {
-		return ""
-	}
-	return s.Account
-}
 
 func TestInboundEventsCarryPNAndLID(t *testing.T) {
 	env := newSimEnv(t)

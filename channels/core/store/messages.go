@@ -199,7 +199,7 @@ func (s *Store) ApplyAck(ctx context.Context, session core.SessionID, id core.Me
 	case core.MessageStatusRead:
 		q = q.Set("delivered_at = COALESCE(delivered_at, ?)", at).Set("read_at = COALESCE(read_at, ?)", at)
 	}
-	res, err := q.Where("session_id = ? AND id = ? AND status IN (?)", session, id, bun.In(lower)).Exec(ctx)
+	res, err := q.Where("session_id = ? AND id = ? AND status IN (?)", session, id, bun.List(lower)).Exec(ctx)
 	if err != nil {
 		return false, fmt.Errorf("apply ack to %s: %w", id, err)
 	}

@@ -12,9 +12,6 @@ import (
 	"github.com/28web/hub/platform/httpserver"
 )
 
-// eventEnum lists core.EventTypes for schema enums (struct tags are constants; a test keeps it
-// in step with core.EventTypes).
-const eventEnum = "message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed,webhook.disabled"
 
 const apiTag = "Webhooks"
 

@@ -143,12 +143,12 @@ func (s *store) deleteEndpoints(ctx context.Context, db bun.IDB, ids []EndpointI
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := db.NewDelete().TableExpr("webhook_endpoints").Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+	if _, err := db.NewDelete().TableExpr("webhook_endpoints").Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 		return fmt.Errorf("delete webhook endpoints: %w", err)
 	}
 	if _, err := db.NewUpdate().TableExpr("webhook_deliveries").
 		Set("status = ?", StatusCancelled).Set("next_attempt_at = NULL").Set("updated_at = ?", now.UnixMilli()).
-		Where("endpoint_id IN (?)", bun.In(ids)).Where("status IN (?)", bun.In(openStatuses)).
+		Where("endpoint_id IN (?)", bun.List(ids)).Where("status IN (?)", bun.List(openStatuses)).
 		Exec(ctx); err != nil {
 		return fmt.Errorf("cancel deliveries of deleted endpoints: %w", err)
 	}
@@ -361,7 +361,7 @@ func (s *store) openDeliveries(ctx context.Context, endpoint EndpointID, after i
 	var rows []deliveryRow
 	err := s.db.NewSelect().Model(&rows).
 		Column("seq", "event_id", "endpoint_id", "session_id", "event_type", "status", "attempts", "round_attempts", "next_attempt_at", "created_at").
-		Where("endpoint_id = ?", endpoint).Where("status IN (?)", bun.In(openStatuses)).Where("seq > ?", after).
+		Where("endpoint_id = ?", endpoint).Where("status IN (?)", bun.List(openStatuses)).Where("seq > ?", after).
 		Order("seq").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load open deliveries of %s: %w", endpoint, err)
@@ -373,7 +373,7 @@ func (s *store) openDeliveries(ctx context.Context, endpoint EndpointID, after i
 func (s *store) openDeliveriesOfEvent(ctx context.Context, id core.EventID) ([]deliveryRow, error) {
 	var rows []deliveryRow
 	err := s.db.NewSelect().Model(&rows).ExcludeColumn("payload").
-		Where("event_id = ?", id).Where("status IN (?)", bun.In(openStatuses)).Order("seq").Scan(ctx)
+		Where("event_id = ?", id).Where("status IN (?)", bun.List(openStatuses)).Order("seq").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load open deliveries of event %s: %w", id, err)
 	}
@@ -391,7 +391,7 @@ func (s *store) payload(ctx context.Context, seq int64) ([]byte, error) {
 
 // countOpen counts open deliveries, for the queue-depth gauge.
 func (s *store) countOpen(ctx context.Context) (int, error) {
-	n, err := s.db.NewSelect().TableExpr("webhook_deliveries").Where("status IN (?)", bun.In(openStatuses)).Count(ctx)
+	n, err := s.db.NewSelect().TableExpr("webhook_deliveries").Where("status IN (?)", bun.List(openStatuses)).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count open deliveries: %w", err)
 	}
@@ -492,7 +492,7 @@ func (s *store) delivery(ctx context.Context, id DeliveryID) (Delivery, []Attemp
 func (s *store) reopen(ctx context.Context, f DeliveryFilter, only []DeliveryStatus, now time.Time) ([]deliveryRow, error) {
 	var rows []deliveryRow
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewSelect().Model(&rows).ExcludeColumn("payload").Where("status IN (?)", bun.In(only)).
+		q := tx.NewSelect().Model(&rows).ExcludeColumn("payload").Where("status IN (?)", bun.List(only)).
 			Where("endpoint_id IN (?)", tx.NewSelect().TableExpr("webhook_endpoints").Column("id"))
 		if err := f.apply(q).Order("seq").Limit(int64(f.Limit)).Scan(ctx); err != nil {
 			return fmt.Errorf("select deliveries to redeliver: %w", err)
@@ -509,7 +509,7 @@ func (s *store) reopen(ctx context.Context, f DeliveryFilter, only []DeliverySta
 		}
 		if _, err := tx.NewUpdate().TableExpr("webhook_deliveries").
 			Set("status = ?", StatusPending).Set("round_attempts = 0").Set("next_attempt_at = ?", now.UnixMilli()).
-			Set("updated_at = ?", now.UnixMilli()).Where("seq IN (?)", bun.In(seqs)).Exec(ctx); err != nil {
+			Set("updated_at = ?", now.UnixMilli()).Where("seq IN (?)", bun.List(seqs)).Exec(ctx); err != nil {
 			return fmt.Errorf("reopen deliveries: %w", err)
 		}
 		return nil
@@ -525,12 +525,12 @@ func (s *store) prune(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		sub := tx.NewSelect().TableExpr("webhook_deliveries").Column("seq").
-			Where("status IN (?)", bun.In(finished)).Where("created_at < ?", cutoff.UnixMilli())
+			Where("status IN (?)", bun.List(finished)).Where("created_at < ?", cutoff.UnixMilli())
 		if _, err := tx.NewDelete().TableExpr("webhook_attempts").Where("delivery_seq IN (?)", sub).Exec(ctx); err != nil {
 			return fmt.Errorf("prune attempts: %w", err)
 		}
 		res, err := tx.NewDelete().TableExpr("webhook_deliveries").
-			Where("status IN (?)", bun.In(finished)).Where("created_at < ?", cutoff.UnixMilli()).Exec(ctx)
+			Where("status IN (?)", bun.List(finished)).Where("created_at < ?", cutoff.UnixMilli()).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("prune deliveries: %w", err)
 		}
@@ -539,7 +539,7 @@ func (s *store) prune(ctx context.Context, cutoff time.Time) (int64, error) {
 		// the deletion's cancel: cancel them too.
 		if _, err := tx.NewUpdate().TableExpr("webhook_deliveries").
 			Set("status = ?", StatusCancelled).Set("next_attempt_at = NULL").Set("updated_at = ?", time.Now().UnixMilli()).
-			Where("status IN (?)", bun.In(openStatuses)).
+			Where("status IN (?)", bun.List(openStatuses)).
 			Where("endpoint_id NOT IN (?)", tx.NewSelect().TableExpr("webhook_endpoints").Column("id")).
 			Exec(ctx); err != nil {
 			return fmt.Errorf("cancel orphaned deliveries: %w", err)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"go.mau.fi/libsignal/keys/prekey"
-	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/appstate"
 	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -170,7 +169,7 @@ func (p *Phone) sendPeer(d *device, msg *waE2E.Message) error {
 	}
 	s.handleMessage(p.dev, nil, &waBinary.Node{
 		Tag:     "message",
-		Attrs:   waBinary.Attrs{"id": whatsmeow.GenerateMessageID(), "to": to, "type": "text", "category": "peer"},
+		Attrs:   waBinary.Attrs{"id": newMessageID(), "to": to, "type": "text", "category": "peer"},
 		Content: []waBinary.Node{enc},
 	})
 	return nil

@@ -77,14 +77,15 @@ func (p *Phone) PairClient(ctx context.Context, cli *whatsmeow.Client) (types.JI
 	if err := cli.Connect(); err != nil {
 		return types.EmptyJID, fmt.Errorf("connect: %w", err)
 	}
-	var code string
-	for item := range qrCh {
-		if item.Event != whatsmeow.QRChannelEventCode {
-			return types.EmptyJID, fmt.Errorf("qr channel: %s: %w", item.Event, item.Error)
-		}
-		code = item.Code
-		break
+	// The first item is the first code, or why there is none.
+	item, ok := <-qrCh
+	if !ok {
+		return types.EmptyJID, fmt.Errorf("qr channel closed before a code")
 	}
+	if item.Event != whatsmeow.QRChannelEventCode {
+		return types.EmptyJID, fmt.Errorf("qr channel: %s: %w", item.Event, item.Error)
+	}
+	code := item.Code
 	jid, err := p.ScanQR(ctx, code)
 	if err != nil {
 		return types.EmptyJID, err

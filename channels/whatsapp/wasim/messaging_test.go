@@ -126,7 +126,7 @@ func TestPhoneAndClientMessaging(t *testing.T) {
 	pe, err := phoneA.WaitMessage(ctx, func(m wasim.Message) bool { return m.Edit == string(types.EditAttributeMessageEdit) })
 	require.NoError(t, err)
 	require.Equal(t, "fixed", pe.Text)
-	_, err = b.cli.RevokeMessage(ctx, phoneA.JID(), resp.ID)
+	_, err = b.cli.SendMessage(ctx, phoneA.JID(), b.cli.BuildRevoke(phoneA.JID(), types.EmptyJID, resp.ID))
 	require.NoError(t, err)
 	pr, err := phoneA.WaitMessage(ctx, func(m wasim.Message) bool { return m.Edit == string(types.EditAttributeSenderRevoke) })
 	require.NoError(t, err)

@@ -30,7 +30,6 @@ type codePairing struct {
 	wrappedEph   []byte // companion ephemeral key wrapped with the code
 	requested    time.Time
 	finish       chan waBinary.Node // companion_finish, handed to the phone
-	primaryShare []byte             // phone's ephemeral DH result, set at primary_hello
 }
 
 // handleLinkCode serves link_code_companion_reg: companion_hello (returns the pairing ref) and

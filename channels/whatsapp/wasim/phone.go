@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,7 +241,7 @@ func (p *Phone) Send(ctx context.Context, to types.JID, msg *waE2E.Message, opts
 		o = opts[0]
 	}
 	if o.ID == "" {
-		o.ID = whatsmeow.GenerateMessageID()
+		o.ID = newMessageID()
 	}
 	to = to.ToNonAD()
 	p.mu.Lock()
@@ -790,4 +792,11 @@ func (p *Phone) WaitReceipt(ctx context.Context, pred func(Receipt) bool) (Recei
 			return Receipt{}, fmt.Errorf("wait receipt on %s: %w", p.acc.pn, ctx.Err())
 		}
 	}
+}
+
+// newMessageID makes a message id as a phone does: WhatsApp's prefix and upper-case hex.
+func newMessageID() string {
+	b := make([]byte, 9)
+	_, _ = rand.Read(b) // crypto/rand never fails since Go 1.24
+	return whatsmeow.WebMessageIDPrefix + strings.ToUpper(hex.EncodeToString(b))
 }
