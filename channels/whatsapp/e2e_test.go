@@ -77,7 +77,6 @@ func waitAfter[T core.EventData](t *testing.T, rec *channeltest.Recorder, n int,
 	return out
 }
 
-
 func TestInboundEventsCarryPNAndLID(t *testing.T) {
 	env := newSimEnv(t)
 	h := connected(t, env)

@@ -12,7 +12,6 @@ import (
 	"github.com/28web/hub/platform/httpserver"
 )
 
-
 const apiTag = "Webhooks"
 
 type sessionPath struct {

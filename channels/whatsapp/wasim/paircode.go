@@ -25,11 +25,11 @@ var ErrNoPairingCode = errors.New("no companion is waiting for a pairing code fo
 
 // codePairing is the state of a "link with phone number" registration (whatsmeow PairPhone).
 type codePairing struct {
-	ref          string
-	number       string
-	wrappedEph   []byte // companion ephemeral key wrapped with the code
-	requested    time.Time
-	finish       chan waBinary.Node // companion_finish, handed to the phone
+	ref        string
+	number     string
+	wrappedEph []byte // companion ephemeral key wrapped with the code
+	requested  time.Time
+	finish     chan waBinary.Node // companion_finish, handed to the phone
 }
 
 // handleLinkCode serves link_code_companion_reg: companion_hello (returns the pairing ref) and
