@@ -7,11 +7,12 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/gateway ./cmd/gateway
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ ./cmd/gateway ./cmd/hub
 
 # distroless/static: CA certificates and tzdata, no shell, runs as uid 65532.
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/gateway /usr/local/bin/gateway
+# Both binaries: the gateway (default) and the hub (entrypoint /usr/local/bin/hub).
+COPY --from=build /out/gateway /out/hub /usr/local/bin/
 WORKDIR /var/lib/gateway
 ENV SESSIONS_PATH=/var/lib/gateway/sessions PORT=3001
 EXPOSE 3001

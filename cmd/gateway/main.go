@@ -11,12 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"runtime/debug"
-	"strconv"
-	"time"
 
 	"go.uber.org/fx"
 
@@ -88,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		return app.Migrate(cfg, logger)
 	case "healthcheck":
-		return healthcheck(cfg, stderr)
+		return app.Healthcheck(cfg, stderr)
 	}
 	return serve(cfg, logger, stdout)
 }
@@ -139,27 +135,6 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if _, err := stdout.Write(out); err != nil {
-		return 1
-	}
-	return 0
-}
-
-// healthcheck probes GET /health of a gateway on this host's configured port, for container
-// health checks in an image without a shell or curl.
-func healthcheck(cfg *config.Config, stderr io.Writer) int {
-	host := cfg.HTTP.Host
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + net.JoinHostPort(host, strconv.Itoa(cfg.HTTP.Port)) + "/health")
-	if err != nil {
-		fmt.Fprintln(stderr, "unhealthy:", err)
-		return 1
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(stderr, "unhealthy: status", resp.StatusCode)
 		return 1
 	}
 	return 0

@@ -3,7 +3,7 @@
 // or in a gateway it drives over HTTP, reading the gateway's events from Redis
 // (HUB_CHANNEL=remote, GATEWAY_URL, GATEWAY_API_KEY, REDIS_URL). One switch, in the wiring only.
 //
-//	hub [--config FILE] [serve|migrate|version]
+//	hub [--config FILE] [serve|migrate|healthcheck|version]
 package main
 
 import (
@@ -42,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML configuration file (or CONFIG_FILE)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hub [--config FILE] [serve|migrate|version]")
+		fmt.Fprintln(stderr, "usage: hub [--config FILE] [serve|migrate|healthcheck|version]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, buildVersion())
 		return 0
-	case "serve", "migrate":
+	case "serve", "migrate", "healthcheck":
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n", cmd)
 		fs.Usage()
@@ -72,8 +72,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if cmd == "migrate" {
+	switch cmd {
+	case "migrate":
 		return app.Migrate(cfg, logger)
+	case "healthcheck":
+		return app.Healthcheck(cfg, stderr)
 	}
 	channel, err := app.ChannelOptions(cfg, logger)
 	if err != nil {

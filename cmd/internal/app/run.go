@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -104,6 +107,27 @@ func Serve(name string, cfg *config.Config, logger *slog.Logger, stdout io.Write
 	defer stopCancel()
 	if err := fxApp.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("stop "+name, log.ErrorAttr(err))
+		return 1
+	}
+	return 0
+}
+
+// Healthcheck probes GET /health of a gateway on this host's configured port, for container
+// health checks in an image without a shell or curl.
+func Healthcheck(cfg *config.Config, stderr io.Writer) int {
+	host := cfg.HTTP.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, strconv.Itoa(cfg.HTTP.Port)) + "/health")
+	if err != nil {
+		fmt.Fprintln(stderr, "unhealthy:", err)
+		return 1
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "unhealthy: status", resp.StatusCode)
 		return 1
 	}
 	return 0
