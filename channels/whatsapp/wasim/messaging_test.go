@@ -184,6 +184,9 @@ func TestUnacknowledgedMessageIsRedelivered(t *testing.T) {
 	b.cli.EnableDecryptedEventBuffer = true
 	jidB := pairQR(t, b, phoneB)
 	ctx := waitCtx(t)
+	// What pairing queued (the phone's key share) is acknowledged first, so the count below is
+	// the refused message alone.
+	require.Eventually(t, func() bool { d, _ := sim.Device(jidB); return d.Queued == 0 }, waitLimit, 5*time.Millisecond)
 	var refused atomic.Int32
 	b.cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
 		m, ok := evt.(*events.Message)
