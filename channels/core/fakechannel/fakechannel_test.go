@@ -23,32 +23,9 @@ func (e env) Pair(t *testing.T, p core.Provider, id core.SessionID) {
 	require.NoError(t, err)
 }
 
-func (e env) NewPeer(t *testing.T) channeltest.Peer {
-	p := fakechannel.New(e.net, channeltest.NewRecorder())
-	return &peer{net: e.net, addr: e.net.NewAccount(), p: p}
-}
+func (e env) NewPeer(*testing.T) channeltest.Peer { return e.net.NewPeer() }
 
-func (e env) UnknownRecipient() string { return "5500000000000@fake" }
-
-type peer struct {
-	net  *fakechannel.Network
-	addr core.ChatID
-	p    *fakechannel.Provider
-}
-
-func (p *peer) Address() string { return string(p.addr) }
-
-func (p *peer) Texts(*testing.T) []string {
-	var out []string
-	for _, m := range p.net.Received(p.addr) {
-		out = append(out, m.Text)
-	}
-	return out
-}
-
-func (p *peer) SendText(t *testing.T, to core.ChatID, text string) {
-	require.NoError(t, p.net.Deliver(t.Context(), p.addr, to, core.OutgoingMessage{Type: core.MessageText, Text: text}))
-}
+func (e env) UnknownRecipient() string { return fakechannel.UnknownRecipient }
 
 func TestConformance(t *testing.T) {
 	channeltest.Run(t, channeltest.Features{

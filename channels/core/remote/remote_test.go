@@ -90,30 +90,9 @@ func (e *gatewayEnv) Pair(t *testing.T, _ core.Provider, id core.SessionID) {
 	require.NoError(t, err)
 }
 
-func (e *gatewayEnv) NewPeer(t *testing.T) channeltest.Peer {
-	return &peer{net: e.net, addr: e.net.NewAccount()}
-}
+func (e *gatewayEnv) NewPeer(*testing.T) channeltest.Peer { return e.net.NewPeer() }
 
-func (e *gatewayEnv) UnknownRecipient() string { return "5500000000000@fake" }
-
-type peer struct {
-	net  *fakechannel.Network
-	addr core.ChatID
-}
-
-func (p *peer) Address() string { return string(p.addr) }
-
-func (p *peer) Texts(*testing.T) []string {
-	var out []string
-	for _, m := range p.net.Received(p.addr) {
-		out = append(out, m.Text)
-	}
-	return out
-}
-
-func (p *peer) SendText(t *testing.T, to core.ChatID, text string) {
-	require.NoError(t, p.net.Deliver(t.Context(), p.addr, to, core.OutgoingMessage{Type: core.MessageText, Text: text}))
-}
+func (e *gatewayEnv) UnknownRecipient() string { return fakechannel.UnknownRecipient }
 
 // TestConformance runs the channel contract against the remote provider: the hub's remote mode
 // behaves like the channel in-process.
