@@ -50,7 +50,15 @@ func (s *Simulator) notifyDeviceChange(changed *device, tag string) {
 		}}},
 	}
 	now := time.Now().Unix()
-	for _, other := range s.accounts {
+	// As the real server does, only those who hold Signal sessions with the account are told: its
+	// own devices and the accounts it exchanged messages with (telling every account would make
+	// pairing N devices cost N² notifications).
+	told := make([]*account, 0, len(a.peers)+1)
+	told = append(told, a)
+	for p := range a.peers {
+		told = append(told, p)
+	}
+	for _, other := range told {
 		for _, d := range other.devices {
 			if d == changed || d.id == 0 || d.state != DeviceActive {
 				continue

@@ -143,6 +143,10 @@ func (s *Simulator) handleMessage(src *device, c *conn, node *waBinary.Node) {
 		return
 	}
 	chatAcc := s.accountFor(to)
+	if chatAcc != nil && chatAcc != src.acc {
+		src.acc.addPeerLocked(chatAcc)
+		chatAcc.addPeerLocked(src.acc)
+	}
 	if chatAcc != nil && category != "peer" && !isRetry && c != nil {
 		// The device list the server expects the sender to have encrypted for.
 		server := to.Server

@@ -19,6 +19,9 @@ type account struct {
 	devices  map[uint16]*device // includes the phone as device 0
 	presence presenceState
 	nextDev  uint16
+	// peers are the accounts this one exchanged messages with: they hold Signal sessions with
+	// its devices, so they are the ones told when its device list changes.
+	peers map[*account]bool
 }
 
 func (a *account) pnJID() types.JID  { return types.NewJID(a.pn, types.DefaultUserServer) }
@@ -30,6 +33,14 @@ func (a *account) userJID(server string) types.JID {
 		return a.lidJID()
 	}
 	return a.pnJID()
+}
+
+// addPeerLocked records that a exchanged messages with other. Call with the simulator's lock.
+func (a *account) addPeerLocked(other *account) {
+	if a.peers == nil {
+		a.peers = map[*account]bool{}
+	}
+	a.peers[other] = true
 }
 
 // sortedDevices lists the account's live devices (phone first, removed ones skipped).
