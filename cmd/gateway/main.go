@@ -15,9 +15,9 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/platform/config"
-	"github.com/28web/hub/platform/log"
 )
 
 //go:generate go run . openapi --out ../../openapi/openapi.yaml
@@ -33,60 +33,16 @@ func main() {
 func buildVersion() string { return app.Version(version) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "YAML configuration file (or CONFIG_FILE)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gateway [--config FILE] [serve|migrate|healthcheck|openapi [--format yaml|json|3.0]|version]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cmd, rest := "serve", []string(nil)
-	if fs.NArg() > 0 {
-		cmd, rest = fs.Arg(0), fs.Args()[1:]
-	}
-
-	switch cmd {
-	case "version":
-		fmt.Fprintln(stdout, buildVersion())
-		return 0
-	case "openapi":
-		return printOpenAPI(rest, stdout, stderr)
-	case "serve", "migrate", "healthcheck":
-	default:
-		fmt.Fprintf(stderr, "unknown command %q\n", cmd)
-		fs.Usage()
-		return 2
-	}
-
-	cfg, err := config.Load(config.LoadOptions{File: *configFile})
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	logger, err := log.New(stdout, cfg.Log)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	switch cmd {
-	case "migrate":
-		return app.Migrate(cfg, logger)
-	case "healthcheck":
-		return app.Healthcheck(cfg, stderr)
-	}
-	return serve(cfg, logger, stdout)
-}
-
-func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
-	channel, err := app.ChannelOptions(cfg, logger)
-	if err != nil {
-		logger.Error("channel", log.ErrorAttr(err))
-		return 1
-	}
-	return app.Serve("gateway", cfg, logger, stdout, func() fx.Option { return app.Gateway(cfg, buildVersion(), logger, channel...) })
+	return app.CLI{
+		Name:    "gateway",
+		Version: buildVersion(),
+		Wire: func(cfg *config.Config, logger *slog.Logger, channel []whatsapp.Option) fx.Option {
+			return app.Gateway(cfg, buildVersion(), logger, channel...)
+		},
+		Extra: map[string]app.Subcommand{
+			"openapi": {Usage: "[--format yaml|json|3.0] [--out FILE]", Run: printOpenAPI},
+		},
+	}.Run(args, stdout, stderr)
 }
 
 func printOpenAPI(args []string, stdout, stderr io.Writer) int {
