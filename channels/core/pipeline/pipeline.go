@@ -366,14 +366,15 @@ func (p *Pipeline) process(ctx context.Context, session core.SessionID, id core.
 		<-p.sem
 
 		if err == nil {
-			if err := p.store.MarkSent(ctx, session, id, res.ChatID, res.Timestamp); err != nil {
-				p.logger.Error("record sent message", append(attrs, log.ErrorAttr(err))...)
-			}
+			// Counted before the status is recorded, so whoever sees "sent" sees it counted.
 			from := row.CreatedAt
 			if row.SendAt != nil {
 				from = *row.SendAt
 			}
 			p.metrics.observeSent(time.Since(from))
+			if err := p.store.MarkSent(ctx, session, id, res.ChatID, res.Timestamp); err != nil {
+				p.logger.Error("record sent message", append(attrs, log.ErrorAttr(err))...)
+			}
 			return
 		}
 		if ctx.Err() != nil {
