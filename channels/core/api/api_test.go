@@ -70,13 +70,8 @@ func newGateway(t *testing.T, minimal bool) *gateway {
 
 	cfg := httpserver.Config{Host: "127.0.0.1", APIKey: key}
 	cfg.SetDefaults()
-	cfg.Port = 0
 	cfg.RateLimit.PerIP.Disabled, cfg.RateLimit.PerKey.Disabled = true, true
-	errs := []httpserver.ErrorMapping{
-		{Target: core.ErrNotFound, Status: 404}, {Target: core.ErrConflict, Status: 409}, {Target: core.ErrNotConnected, Status: 409},
-		{Target: core.ErrInvalid, Status: 422}, {Target: core.ErrUnavailable, Status: 503}, {Target: core.ErrNotSupported, Status: 501},
-	}
-	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "test", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(errs...))
+	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "test", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(api.ErrorMappings()...))
 	require.NoError(t, err)
 	api.Register(srv.API(), api.Deps{Provider: provider, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard()})
 	reg, err := health.NewRegistry("test", time.Second, t.TempDir())

@@ -61,10 +61,7 @@ func newGatewayEnv(t *testing.T) channeltest.Env {
 	cfg := httpserver.Config{Host: "127.0.0.1", APIKey: key}
 	cfg.SetDefaults()
 	cfg.RateLimit.PerIP.Disabled, cfg.RateLimit.PerKey.Disabled = true, true
-	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "gateway", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(
-		httpserver.ErrorMapping{Target: core.ErrNotFound, Status: 404}, httpserver.ErrorMapping{Target: core.ErrConflict, Status: 409},
-		httpserver.ErrorMapping{Target: core.ErrNotConnected, Status: 409}, httpserver.ErrorMapping{Target: core.ErrInvalid, Status: 422},
-		httpserver.ErrorMapping{Target: core.ErrUnavailable, Status: 503}, httpserver.ErrorMapping{Target: core.ErrNotSupported, Status: 501}))
+	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "gateway", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(api.ErrorMappings()...))
 	require.NoError(t, err)
 	api.Register(srv.API(), api.Deps{Provider: fake, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard()})
 	reg, err := health.NewRegistry("test", time.Second, t.TempDir())

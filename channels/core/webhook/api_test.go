@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/api"
 	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
@@ -45,11 +46,7 @@ func newAPI(t *testing.T, svc *webhook.Service, sessions webhook.SessionChecker)
 	cfg := httpserver.Config{APIKey: apiKey}
 	cfg.SetDefaults()
 	cfg.RateLimit.PerIP.Disabled, cfg.RateLimit.PerKey.Disabled = true, true
-	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "test", Version: "1"}, testLogger(), httpserver.WithErrorMappings(
-		httpserver.ErrorMapping{Target: core.ErrNotFound, Status: http.StatusNotFound},
-		httpserver.ErrorMapping{Target: core.ErrConflict, Status: http.StatusConflict},
-		httpserver.ErrorMapping{Target: core.ErrInvalid, Status: http.StatusUnprocessableEntity},
-	))
+	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "test", Version: "1"}, testLogger(), httpserver.WithErrorMappings(api.ErrorMappings()...))
 	require.NoError(t, err)
 	webhook.RegisterRoutes(srv.API(), svc, sessions, srv.Errors())
 	webhook.DocumentWebhooks(srv.API())

@@ -7,12 +7,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
 	"go.uber.org/fx"
 
-	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/api"
 	"github.com/28web/hub/channels/core/eventbus"
 	"github.com/28web/hub/channels/core/pipeline"
@@ -40,18 +38,6 @@ func GatewayInfo(version string) httpserver.APIInfo {
 	}
 }
 
-// coreErrorMappings maps the core's sentinel errors to HTTP statuses, once for every operation.
-func coreErrorMappings() []httpserver.ErrorMapping {
-	return []httpserver.ErrorMapping{
-		{Target: core.ErrNotFound, Status: http.StatusNotFound},
-		{Target: core.ErrConflict, Status: http.StatusConflict},
-		{Target: core.ErrNotConnected, Status: http.StatusConflict},
-		{Target: core.ErrInvalid, Status: http.StatusUnprocessableEntity},
-		{Target: core.ErrUnavailable, Status: http.StatusServiceUnavailable},
-		{Target: core.ErrNotSupported, Status: http.StatusNotImplemented},
-	}
-}
-
 // MigrationSets are the schema of every module a binary runs.
 func MigrationSets() []migrations.Set {
 	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.Webhooks}
@@ -73,7 +59,7 @@ func Platform(cfg *config.Config, info httpserver.APIInfo, logger *slog.Logger) 
 		fx.Module("migrations", fx.Invoke(migrateOnStart)),
 		bus.Module,
 		httpserver.Module,
-		httpserver.ProvideErrorMappings(coreErrorMappings()...),
+		httpserver.ProvideErrorMappings(api.ErrorMappings()...),
 		metrics.Module,
 		health.Module,
 		fx.Provide(
