@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/28web/hub/channels/core"
@@ -42,7 +41,7 @@ func nextNumber() string { return fmt.Sprintf("55119%08d", 10000000+numbers.Add(
 type simEnv struct {
 	sim       *wasim.Simulator
 	db        *db.DB
-	container *sqlstore.Container
+	container *db.Whatsmeow
 	cfg       whatsapp.Config
 	opts      []whatsapp.Option
 }

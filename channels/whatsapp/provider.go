@@ -20,17 +20,19 @@ import (
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/store"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/platform/db"
 	plog "github.com/28web/hub/platform/log"
 )
 
 // Provider is the WhatsApp channel. Build it with New; Start restores the stored sessions.
 type Provider struct {
 	cfg       Config
-	container *sqlstore.Container
+	container *db.Whatsmeow
+	// stores puts the store cache in front of every device's whatsmeow store.
+	stores    storeCaching
 	repo      SessionRepository
 	sink      core.EventSink
 	bodies    MessageBodies
@@ -89,7 +91,7 @@ func WithMediaFetchClient(c *http.Client) Option {
 // New builds a provider. container is whatsmeow's device store (platform/db.WhatsmeowStore),
 // repo the channel's session table, sink where events go. bodies may be nil: previousBody then
 // comes from a bounded in-memory cache of recent messages.
-func New(cfg Config, container *sqlstore.Container, repo SessionRepository, sink core.EventSink,
+func New(cfg Config, container *db.Whatsmeow, repo SessionRepository, sink core.EventSink,
 	bodies MessageBodies, logger *slog.Logger, opts ...Option) (*Provider, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -112,7 +114,7 @@ func New(cfg Config, container *sqlstore.Container, repo SessionRepository, sink
 		return nil, fmt.Errorf("whatsapp provider: %w", err)
 	}
 	p := &Provider{
-		cfg: cfg, container: container, repo: repo, sink: sink, bodies: bodies,
+		cfg: cfg, container: container, stores: newStoreCaching(container), repo: repo, sink: sink, bodies: bodies,
 		log:        logger.With("component", "whatsapp"),
 		sched:      newScheduler(),
 		connectSem: make(chan struct{}, cfg.ConnectConcurrency),

@@ -80,6 +80,7 @@ func (p *Provider) newSession(rec SessionRecord) *session {
 // the shared scheduler reconnects with exponential backoff and jitter instead of one sleeping
 // goroutine per dropped client with linear backoff.
 func (s *session) attach(dev *store.Device) {
+	s.p.stores.wrap(dev)
 	cli := whatsmeow.NewClient(dev, newWALogger(s.p.log, s.id))
 	cli.EnableAutoReconnect = false
 	// Ack only after our handler published (SynchronousAck), and keep the decrypted plaintext in

@@ -7,7 +7,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +21,6 @@ import (
 	"go.mau.fi/whatsmeow"
 	"go.uber.org/fx"
 
-	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsapp/wasim"
@@ -33,11 +36,12 @@ import (
 // benchSessions is how many sessions the send benchmark spreads its messages over.
 const benchSessions = 100
 
-// BenchmarkSendThroughput posts b.N messages through POST /api/v1/sessions/{id}/messages across
-// 100 connected sessions on PostgreSQL + Redis Streams, with the simulator in this process, and
-// measures until every one is acknowledged by the simulator (status sent). It reports accepted
-// and acknowledged messages per second and the accept latency percentiles. One minute at the
-// target is -benchtime=120000x.
+// BenchmarkSendThroughput offers b.N messages to POST /api/v1/sessions/{id}/messages at a fixed
+// rate (BENCH_SEND_RATE per second, default 2000) across 100 connected sessions, on PostgreSQL +
+// Redis Streams when their URLs are given (else SQLite + in-process), with the simulator in this
+// process, and measures until every one is acknowledged by the simulator (status sent). It
+// reports the offered, accepted and acknowledged rates and the accept latency percentiles.
+// One minute at the target is -benchtime=120000x.
 func BenchmarkSendThroughput(b *testing.B) {
 	environ, adjust := benchDeployment(b)
 	sim, err := wasim.New(wasim.Options{Logger: log.Discard()})
@@ -80,39 +84,47 @@ func BenchmarkSendThroughput(b *testing.B) {
 	for i := range bodies {
 		bodies[i] = []byte(fmt.Sprintf(`{"to":%q,"type":"text","text":"benchmark message"}`, recipients[i]))
 	}
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	const workers = 48
-	latencies := make([]time.Duration, b.N)
-	var next atomic.Int64
+	// Open loop: requests go out at the offered rate whatever the answers do, and each latency
+	// counts from when its request was due, so a stalled server shows as latency (no coordinated
+	// omission).
+	rate := benchRate(b)
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}}
+	inflight := make(chan struct{}, 512)
+	var mu sync.Mutex
+	var latencies []time.Duration
 	var failed atomic.Int64
-
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
 	var wg sync.WaitGroup
-	for range workers {
+	stopProfiles := startBenchProfiles(b)
+
+	// b.Loop runs this function once, so the 100 sessions are paired once, not per b.N probe.
+	sent := 0
+	start := time.Now()
+	for b.Loop() {
+		due := start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait) // pacing the offered load
+		}
+		s := sent % benchSessions
+		sent++
+		inflight <- struct{}{}
 		wg.Go(func() {
-			for {
-				n := int(next.Add(1)) - 1
-				if n >= b.N {
-					return
-				}
-				s := n % benchSessions
-				req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/sessions/bench-%03d/messages", base, s), bytes.NewReader(bodies[s]))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set(client.APIKeyHeader, e2eKey)
-				t0 := time.Now()
-				resp, err := httpc.Do(req)
-				latencies[n] = time.Since(t0)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					failed.Add(1)
-				}
+			defer func() { <-inflight }()
+			req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/sessions/bench-%03d/messages", base, s), bytes.NewReader(bodies[s]))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(client.APIKeyHeader, e2eKey)
+			resp, err := httpc.Do(req)
+			took := time.Since(due)
+			mu.Lock()
+			latencies = append(latencies, took)
+			mu.Unlock()
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				failed.Add(1)
 			}
 		})
 	}
@@ -122,37 +134,26 @@ func BenchmarkSendThroughput(b *testing.B) {
 
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		queued, err := countQueued(b.Context(), st)
+		queued, err := st.CountQueued(b.Context(), "")
 		require.NoError(b, err)
 		if queued == 0 {
 			break
 		}
 		require.True(b, time.Now().Before(deadline), "%d messages still queued", queued)
-		time.Sleep(50 * time.Millisecond) // polling the database, bounded by the deadline
+		time.Sleep(100 * time.Millisecond) // polling the database, bounded by the deadline
 	}
 	acked := time.Since(start)
-	b.StopTimer()
+	stopProfiles()
 
 	slices.Sort(latencies)
 	pct := func(p float64) float64 {
 		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
 	}
-	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
-	b.ReportMetric(float64(b.N)/acked.Seconds(), "acked/s")
+	b.ReportMetric(rate, "offered/s")
+	b.ReportMetric(float64(sent)/accepted.Seconds(), "accepted/s")
+	b.ReportMetric(float64(sent)/acked.Seconds(), "acked/s")
 	b.ReportMetric(pct(0.50), "accept-p50-ms")
 	b.ReportMetric(pct(0.99), "accept-p99-ms")
-}
-
-func countQueued(ctx context.Context, st *store.Store) (int, error) {
-	total := 0
-	for i := range benchSessions {
-		n, err := st.CountQueued(ctx, core.SessionID(fmt.Sprintf("bench-%03d", i)))
-		if err != nil {
-			return 0, err
-		}
-		total += n
-	}
-	return total, nil
 }
 
 // benchDeployment is PostgreSQL + Redis when their URLs are given, else SQLite + in-process.
@@ -165,4 +166,43 @@ func benchDeployment(b *testing.B) ([]string, func(*config.Config)) {
 		}
 	}
 	return nil, func(*config.Config) {}
+}
+
+// startBenchProfiles writes a CPU profile of the send phase alone (not the pairing) when
+// BENCH_PROFILE_DIR names a directory, and an execution trace too when BENCH_TRACE is set; the
+// returned func stops them.
+func startBenchProfiles(b *testing.B) func() {
+	dir := os.Getenv("BENCH_PROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	cpu, err := os.Create(filepath.Join(dir, "send-cpu.prof"))
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(cpu))
+	var tr *os.File
+	if os.Getenv("BENCH_TRACE") != "" {
+		tr, err = os.Create(filepath.Join(dir, "send.trace"))
+		require.NoError(b, err)
+		require.NoError(b, trace.Start(tr))
+	}
+	return func() {
+		if tr != nil {
+			trace.Stop()
+			_ = tr.Close()
+		}
+		pprof.StopCPUProfile()
+		_ = cpu.Close()
+	}
+}
+
+// benchRate is the offered load in messages per second.
+func benchRate(b *testing.B) float64 {
+	v := os.Getenv("BENCH_SEND_RATE")
+	if v == "" {
+		return 2000
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	require.NoError(b, err, "BENCH_SEND_RATE")
+	require.Positive(b, r, "BENCH_SEND_RATE")
+	return r
 }

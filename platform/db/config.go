@@ -18,7 +18,9 @@ type Config struct {
 	DataDir string `koanf:"data_dir"`
 	// MaxOpenConns bounds the pool (bun and whatsmeow share it). Optional, default 20.
 	MaxOpenConns int `koanf:"max_open_conns"`
-	// MaxIdleConns is how many idle connections the pool keeps. Optional, default 5.
+	// MaxIdleConns is how many idle connections the pool keeps. Optional, default MaxOpenConns:
+	// a smaller idle pool closes connections a burst opened, and the next burst reconnects
+	// (a PostgreSQL backend fork each); ConnMaxIdleTime still closes the ones left unused.
 	MaxIdleConns int `koanf:"max_idle_conns"`
 	// ConnMaxIdleTime closes connections idle for longer. Optional, default 5m.
 	ConnMaxIdleTime time.Duration `koanf:"conn_max_idle_time"`
@@ -34,7 +36,7 @@ func (c *Config) SetDefaults() {
 		c.MaxOpenConns = 20
 	}
 	if c.MaxIdleConns == 0 {
-		c.MaxIdleConns = 5
+		c.MaxIdleConns = c.MaxOpenConns
 	}
 	if c.ConnMaxIdleTime == 0 {
 		c.ConnMaxIdleTime = 5 * time.Minute

@@ -65,6 +65,14 @@ func (s *Store) AcceptOutbound(ctx context.Context, m Message) (stored Message, 
 		at := normalize(*m.SendAt)
 		m.SendAt = &at
 	}
+	call := &acceptCall{row: m}
+	if err := s.batch.accepts.Do(ctx, call); err != nil {
+		return Message{}, false, fmt.Errorf("insert message %s: %w", m.ID, err)
+	}
+	if call.inserted {
+		return m, true, nil
+	}
+	// Not stored by the batch: the one-row insert tells why (or stores it).
 	_, err = s.db.NewInsert().Model(&m).Exec(ctx)
 	if err == nil {
 		return m, true, nil
@@ -115,19 +123,15 @@ func (s *Store) Body(ctx context.Context, session core.SessionID, id core.Messag
 // StartAttempt counts a send attempt of a queued message and reports whether it still needs
 // sending: false once it was sent, acknowledged or failed (a redelivered command).
 func (s *Store) StartAttempt(ctx context.Context, session core.SessionID, id core.MessageID) (Message, bool, error) {
-	// One round trip on the hot path: the row comes back with the update.
-	var m Message
-	err := s.db.NewUpdate().Model(&m).
-		Set("attempts = attempts + 1").Set("updated_at = ?", now()).
-		Where("session_id = ? AND id = ? AND status = ?", session, id, core.MessageStatusQueued).
-		Returning("*").Scan(ctx)
-	if err == nil {
-		return m, true, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	// One (shared) round trip on the hot path: the row comes back with the update.
+	call := &attemptCall{key: messageKey{session, id}}
+	if err := s.batch.attempts.Do(ctx, call); err != nil {
 		return Message{}, false, fmt.Errorf("start attempt %s: %w", id, err)
 	}
-	m, err = s.Message(ctx, session, id)
+	if call.found {
+		return call.row, true, nil
+	}
+	m, err := s.Message(ctx, session, id)
 	if err != nil {
 		return Message{}, false, err
 	}
@@ -137,14 +141,7 @@ func (s *Store) StartAttempt(ctx context.Context, session core.SessionID, id cor
 // MarkSent moves a queued message to sent. A receipt that arrived first already moved it
 // further; statuses never go back.
 func (s *Store) MarkSent(ctx context.Context, session core.SessionID, id core.MessageID, chat core.ChatID, at time.Time) error {
-	at = normalize(at)
-	q := s.db.NewUpdate().Model((*Message)(nil)).
-		Set("status = CASE WHEN status = ? THEN ? ELSE status END", core.MessageStatusQueued, core.MessageStatusSent).
-		Set("sent_at = COALESCE(sent_at, ?)", at).Set("error = NULL").Set("updated_at = ?", now())
-	if chat != "" {
-		q = q.Set("chat_id = ?", chat)
-	}
-	if _, err := q.Where("session_id = ? AND id = ?", session, id).Exec(ctx); err != nil {
+	if err := s.batch.sents.Do(ctx, &sentCall{key: messageKey{session, id}, chat: chat, at: normalize(at)}); err != nil {
 		return fmt.Errorf("mark %s sent: %w", id, err)
 	}
 	return nil
@@ -355,10 +352,14 @@ func decodeCursor(c string) (time.Time, core.MessageID, error) {
 	return normalize(at), core.MessageID(id), nil
 }
 
-// CountQueued counts a session's accepted outbound messages not yet sent.
+// CountQueued counts a session's accepted outbound messages not yet sent; every session's when
+// session is empty.
 func (s *Store) CountQueued(ctx context.Context, session core.SessionID) (int, error) {
-	n, err := s.db.NewSelect().Model((*Message)(nil)).
-		Where("session_id = ? AND status = ? AND direction = ?", session, core.MessageStatusQueued, core.DirectionOut).Count(ctx)
+	q := s.db.NewSelect().Model((*Message)(nil)).Where("status = ? AND direction = ?", core.MessageStatusQueued, core.DirectionOut)
+	if session != "" {
+		q = q.Where("session_id = ?", session)
+	}
+	n, err := q.Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count queued messages of %s: %w", session, err)
 	}

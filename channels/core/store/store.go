@@ -13,11 +13,16 @@ import (
 
 // Store is the bun repository of the core tables (migrations.Core).
 type Store struct {
-	db *bun.DB
+	db    *bun.DB
+	batch batchers
 }
 
 // New returns a Store on db, whose schema must be migrated.
-func New(db *bun.DB) *Store { return &Store{db: db} }
+func New(db *bun.DB) *Store {
+	s := &Store{db: db}
+	s.initBatchers()
+	return s
+}
 
 // now is the storage clock: UTC at microsecond precision, the finest PostgreSQL keeps, so a
 // value read back compares equal to the one written (cursors rely on it).

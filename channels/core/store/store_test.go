@@ -2,10 +2,13 @@ package store_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/28web/hub/channels/core"
@@ -224,5 +227,86 @@ func TestContacts(t *testing.T) {
 		require.Equal(t, core.ChatID("a@s"), cs[0].ID)
 		require.Equal(t, "Ay", cs[0].PushName)
 		require.Equal(t, core.ChatID("9@lid"), cs[0].LID)
+	}, migrations.Core)
+}
+
+// TestConcurrentSendPathSharesStatements drives the batched writes of the send path from many
+// goroutines at once, so that batches hold several rows with their own values: duplicates,
+// idempotent replays and an unknown session among them must each get their own answer.
+func TestConcurrentSendPathSharesStatements(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		// 0..39 new ids; 40..49 five ids twice each; 50..57 four idempotency keys twice each;
+		// 58, 59 an unknown session.
+		const n = 60
+		base := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+		errs := make([]error, n)
+		created := make([]bool, n)
+		got := make([]store.Message, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				m := outbound(fmt.Sprintf("U%02d", i), fmt.Sprintf("text %d", i))
+				switch {
+				case i >= 40 && i < 50:
+					m.ID = core.MessageID(fmt.Sprintf("D%d", i%5))
+				case i >= 50 && i < 58:
+					m.IdempotencyKey, m.RequestHash = fmt.Sprintf("k-%d", i%4), "same"
+				case i >= 58:
+					m.SessionID = "unknown"
+				}
+				got[i], created[i], errs[i] = s.AcceptOutbound(ctx, m)
+			})
+		}
+		wg.Wait()
+		for i := range 40 {
+			require.NoError(t, errs[i], "accept %d", i)
+			require.True(t, created[i], "accept %d", i)
+		}
+		for i := 40; i < 45; i++ {
+			require.True(t, (errs[i] == nil) != (errs[i+5] == nil), "one of D%d's two accepts wins: %v / %v", i%5, errs[i], errs[i+5])
+			require.ErrorIs(t, errors.Join(errs[i], errs[i+5]), core.ErrConflict)
+		}
+		for i := 50; i < 54; i++ {
+			require.NoError(t, errs[i])
+			require.NoError(t, errs[i+4])
+			require.True(t, created[i] != created[i+4], "one of key k-%d's two accepts creates", i%4)
+			require.Equal(t, got[i].ID, got[i+4].ID, "the replay returns the first result")
+		}
+		require.ErrorIs(t, errs[58], core.ErrNotFound, "unknown session")
+		require.ErrorIs(t, errs[59], core.ErrNotFound, "unknown session")
+
+		// Attempts and sent marks for every stored message at once, each with its own time and chat.
+		for i := range 40 {
+			wg.Go(func() {
+				id := core.MessageID(fmt.Sprintf("U%02d", i))
+				row, needs, err := s.StartAttempt(ctx, "s1", id)
+				assert.NoError(t, err)
+				assert.True(t, needs)
+				assert.Equal(t, 1, row.Attempts)
+				chat := core.ChatID("")
+				if i%2 == 0 {
+					chat = core.ChatID(fmt.Sprintf("%d@s.whatsapp.net", 5500+i))
+				}
+				assert.NoError(t, s.MarkSent(ctx, "s1", id, chat, base.Add(time.Duration(i)*time.Second)))
+			})
+		}
+		wg.Wait()
+		for i := range 40 {
+			m, err := s.Message(ctx, "s1", core.MessageID(fmt.Sprintf("U%02d", i)))
+			require.NoError(t, err)
+			require.Equal(t, core.MessageStatusSent, m.Status)
+			require.NotNil(t, m.SentAt)
+			require.True(t, m.SentAt.Equal(base.Add(time.Duration(i)*time.Second)), "U%02d sent at %s", i, m.SentAt)
+			if i%2 == 0 {
+				require.Equal(t, core.ChatID(fmt.Sprintf("%d@s.whatsapp.net", 5500+i)), m.ChatID)
+			} else {
+				require.Equal(t, core.ChatID("123"), m.ChatID, "no chat given: unchanged")
+			}
+			_, needs, err := s.StartAttempt(ctx, "s1", m.ID)
+			require.NoError(t, err)
+			require.False(t, needs, "a sent message needs no attempt")
+		}
 	}, migrations.Core)
 }

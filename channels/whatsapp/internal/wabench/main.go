@@ -117,7 +117,7 @@ func run() error {
 	case "restore":
 		return restore(ctx, o, p, sink)
 	case "bare":
-		return bare(ctx, o, container, configure)
+		return bare(ctx, o, container.Container, configure)
 	}
 	return errors.New("usage: wabench [flags] pair|restore|bare")
 }

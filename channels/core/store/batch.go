@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/platform/db"
+)
+
+// The send path's three writes per message (accept, start of an attempt, sent) go through
+// batchers: under load, concurrent calls share one statement and one commit instead of paying a
+// round trip and a WAL flush each; alone, a call runs at once.
+type batchers struct {
+	accepts  db.Batcher[*acceptCall]
+	attempts db.Batcher[*attemptCall]
+	sents    db.Batcher[*sentCall]
+}
+
+func (s *Store) initBatchers() {
+	s.batch.accepts.Exec = s.insertAccepted
+	s.batch.attempts.Exec = s.startAttempts
+	s.batch.sents.Exec = s.markSent
+}
+
+// acceptCall is one AcceptOutbound; inserted reports whether the batch stored it. One that was
+// not (a conflicting id or idempotency key, an unknown session) takes the one-row path, which
+// tells which.
+type acceptCall struct {
+	row      Message
+	inserted bool
+}
+
+func (s *Store) insertAccepted(ctx context.Context, calls []*acceptCall) error {
+	rows := make([]Message, len(calls))
+	for i, c := range calls {
+		rows[i] = c.row
+	}
+	var stored []messageKey
+	err := s.db.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("session_id, id").Scan(ctx, &stored)
+	if err != nil {
+		// One unknown session fails the whole statement: every call retries alone.
+		return nil
+	}
+	inserted := make(map[messageKey]bool, len(stored))
+	for _, k := range stored {
+		inserted[k] = true
+	}
+	for _, c := range calls {
+		c.inserted = inserted[messageKey{c.row.SessionID, c.row.ID}]
+	}
+	return nil
+}
+
+type messageKey struct {
+	SessionID core.SessionID `bun:"session_id"`
+	ID        core.MessageID `bun:"id"`
+}
+
+// attemptCall is one StartAttempt; found reports whether the message was queued (row is then
+// the message after counting the attempt).
+type attemptCall struct {
+	key   messageKey
+	row   Message
+	found bool
+}
+
+func (s *Store) startAttempts(ctx context.Context, calls []*attemptCall) error {
+	keys := make([]messageKey, len(calls))
+	for i, c := range calls {
+		keys[i] = c.key
+	}
+	where, args := keysIn(keys)
+	var rows []Message
+	if err := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("attempts = attempts + 1").Set("updated_at = ?", now()).
+		Where("status = ?", core.MessageStatusQueued).Where(where, args...).
+		Returning("*").Scan(ctx, &rows); err != nil {
+		return fmt.Errorf("start %d send attempts: %w", len(calls), err)
+	}
+	byKey := make(map[messageKey]Message, len(rows))
+	for _, m := range rows {
+		byKey[messageKey{m.SessionID, m.ID}] = m
+	}
+	for _, c := range calls {
+		c.row, c.found = byKey[c.key]
+	}
+	return nil
+}
+
+// sentCall is one MarkSent.
+type sentCall struct {
+	key  messageKey
+	chat core.ChatID
+	at   time.Time
+}
+
+func (s *Store) markSent(ctx context.Context, calls []*sentCall) error {
+	// One UPDATE for the batch: per-row values by CASE on the key.
+	pg := s.db.Dialect().Name() == dialect.PG
+	var sentAt, chat strings.Builder
+	var sentArgs, chatArgs []any
+	sentAt.WriteString("CASE")
+	chat.WriteString("CASE")
+	keys := make([]messageKey, len(calls))
+	for i, c := range calls {
+		keys[i] = c.key
+		if pg {
+			sentAt.WriteString(" WHEN session_id = ? AND id = ? THEN CAST(? AS timestamptz)")
+		} else {
+			sentAt.WriteString(" WHEN session_id = ? AND id = ? THEN ?")
+		}
+		sentArgs = append(sentArgs, c.key.SessionID, c.key.ID, c.at)
+		if c.chat != "" {
+			chat.WriteString(" WHEN session_id = ? AND id = ? THEN ?")
+			chatArgs = append(chatArgs, c.key.SessionID, c.key.ID, c.chat)
+		}
+	}
+	sentAt.WriteString(" END")
+	chat.WriteString(" ELSE chat_id END")
+	where, args := keysIn(keys)
+	q := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("status = CASE WHEN status = ? THEN ? ELSE status END", core.MessageStatusQueued, core.MessageStatusSent).
+		Set("sent_at = COALESCE(sent_at, "+sentAt.String()+")", sentArgs...).
+		Set("error = NULL").Set("updated_at = ?", now())
+	if len(chatArgs) > 0 {
+		q = q.Set("chat_id = "+chat.String(), chatArgs...)
+	}
+	if _, err := q.Where(where, args...).Exec(ctx); err != nil {
+		return fmt.Errorf("mark %d messages sent: %w", len(calls), err)
+	}
+	return nil
+}
+
+// keysIn is the condition "(session_id, id) is one of keys" with its arguments.
+func keysIn(keys []messageKey) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 2*len(keys))
+	b.WriteString("(session_id, id) IN (")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+		args = append(args, k.SessionID, k.ID)
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
