@@ -21,6 +21,7 @@ import (
 	"go.mau.fi/whatsmeow"
 	"go.uber.org/fx"
 
+	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsapp/wasim"
@@ -145,6 +146,19 @@ func BenchmarkSendThroughput(b *testing.B) {
 	acked := time.Since(start)
 	stopProfiles()
 
+	// Then until the phones' delivery receipts are projected onto every message: whether the
+	// status side (events over the bus, the projection) keeps up.
+	for {
+		sentOnly, err := st.CountOutbound(b.Context(), "", core.MessageStatusSent)
+		require.NoError(b, err)
+		if sentOnly == 0 {
+			break
+		}
+		require.True(b, time.Now().Before(deadline), "%d messages still without their delivery receipt", sentOnly)
+		time.Sleep(100 * time.Millisecond) // polling the database, bounded by the deadline
+	}
+	delivered := time.Since(start)
+
 	slices.Sort(latencies)
 	pct := func(p float64) float64 {
 		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
@@ -152,6 +166,7 @@ func BenchmarkSendThroughput(b *testing.B) {
 	b.ReportMetric(rate, "offered/s")
 	b.ReportMetric(float64(sent)/accepted.Seconds(), "accepted/s")
 	b.ReportMetric(float64(sent)/acked.Seconds(), "acked/s")
+	b.ReportMetric(float64(sent)/delivered.Seconds(), "delivered/s")
 	b.ReportMetric(pct(0.50), "accept-p50-ms")
 	b.ReportMetric(pct(0.99), "accept-p99-ms")
 }

@@ -1500,7 +1500,7 @@ type Stats struct {
 	// Processed Messages handed to the channel since start.
 	Processed int64 `json:"processed"`
 
-	// QueueDepth Messages waiting in this process's session queues.
+	// QueueDepth Accepted messages not sent yet (queued in the database, scheduled ones included).
 	QueueDepth int64 `json:"queueDepth"`
 }
 

@@ -61,12 +61,9 @@ func newGateway(t *testing.T, minimal bool) *gateway {
 	require.NoError(t, pipe.Start(t.Context()))
 	t.Cleanup(func() { _ = pipe.Stop(context.Background()) })
 
-	router, err := b.NewRouter()
+	stopProjection, err := projection.New(st, log.Discard()).Start(b)
 	require.NoError(t, err)
-	require.NoError(t, projection.New(st, log.Discard()).Register(router))
-	go func() { _ = router.Run(context.Background()) }()
-	<-router.Running()
-	t.Cleanup(func() { _ = router.Close() })
+	t.Cleanup(stopProjection)
 
 	cfg := httpserver.Config{Host: "127.0.0.1", APIKey: key}
 	cfg.SetDefaults()

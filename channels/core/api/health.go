@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -68,6 +69,10 @@ func (h *Handlers) sessionHealth(ctx context.Context, in *SessionPath) (*session
 		Reason: s.Reason, ConnectedAt: s.ConnectedAt, QueuedMessages: queued}}, nil
 }
 
-func (h *Handlers) performance(context.Context, *struct{}) (*performanceOutput, error) {
-	return &performanceOutput{Body: h.Pipeline.Stats()}, nil
+func (h *Handlers) performance(ctx context.Context, _ *struct{}) (*performanceOutput, error) {
+	st, err := h.Pipeline.Stats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("send pipeline figures: %w", err)
+	}
+	return &performanceOutput{Body: st}, nil
 }

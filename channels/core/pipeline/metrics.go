@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -36,7 +37,7 @@ func NewMetrics() *Metrics {
 		sent:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "sent_total", Help: "Messages handed to the channel."}),
 		failed:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "failed_total", Help: "Messages marked failed."}),
 		retries:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "retries_total", Help: "Send attempts retried after an error."}),
-		depth:    prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "depth", Help: "Messages waiting in this process's session queues."}),
+		depth:    prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "depth", Help: "Accepted messages not sent yet, as of the latest count."}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "send_latency_seconds",
 			Help: "From acceptance (or the scheduled time) to the channel accepting the message.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		recent: make([]time.Duration, 0, recentSize),
@@ -69,7 +70,7 @@ func (m *Metrics) observeSent(d time.Duration) {
 
 // Stats is the pipeline's figures for /health/performance.
 type Stats struct {
-	QueueDepth int    `json:"queueDepth" doc:"Messages waiting in this process's session queues."`
+	QueueDepth int    `json:"queueDepth" doc:"Accepted messages not sent yet (queued in the database, scheduled ones included)."`
 	Accepted   uint64 `json:"accepted" doc:"Messages accepted since start."`
 	Processed  uint64 `json:"processed" doc:"Messages handed to the channel since start."`
 	Failed     uint64 `json:"failed" doc:"Messages marked failed since start."`
@@ -109,11 +110,14 @@ func (m *Metrics) countFailed() {
 	m.mu.Unlock()
 }
 
-// Stats reports queue depth, counts and latency percentiles.
-func (p *Pipeline) Stats() Stats {
+// Stats reports queue depth (read from the database), counts and latency percentiles.
+func (p *Pipeline) Stats(ctx context.Context) (Stats, error) {
 	st := p.metrics.snapshot()
-	p.mu.Lock()
-	st.QueueDepth = p.depth
-	p.mu.Unlock()
-	return st
+	n, err := p.store.CountQueued(ctx, "")
+	if err != nil {
+		return Stats{}, err
+	}
+	st.QueueDepth = n
+	p.metrics.depth.Set(float64(n))
+	return st, nil
 }

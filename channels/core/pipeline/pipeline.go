@@ -43,12 +43,13 @@ type Pipeline struct {
 	logger   *slog.Logger
 	metrics  *Metrics
 
-	sem  chan struct{}
-	wake chan struct{}
+	sem chan struct{}
+	// rescan wakes the recovery loop.
+	rescan chan struct{}
 
 	mu       sync.Mutex
 	sessions map[core.SessionID]*sessionQueue
-	depth    int
+	started  bool
 
 	// runCtx is cancelled by Stop; drainers and the recovery loop run under it.
 	runCtx context.Context
@@ -57,15 +58,19 @@ type Pipeline struct {
 	wg     sync.WaitGroup
 }
 
-// sessionQueue is one session's FIFO of message ids waiting to be sent. A goroutine drains it
-// while it is non-empty; idle sessions cost no goroutine.
+// sessionQueue is one session's sender. The queue itself is the session's queued rows in the
+// database; a wake-up (a command, an accept in this process, the recovery scan) makes one
+// goroutine claim and send them oldest first until none is left. Idle sessions cost no goroutine.
 type sessionQueue struct {
-	ids     []core.MessageID
-	pending map[core.MessageID]bool
+	// woken: there may be rows the drainer has not claimed yet.
+	woken   bool
 	running bool
 	// notBefore is when pacing allows the session's next send.
 	notBefore time.Time
 }
+
+// claimBatch bounds the messages a drainer claims at once (without pacing).
+const claimBatch = 32
 
 // New returns a pipeline. metrics may be nil.
 func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink core.EventSink, logger *slog.Logger, metrics *Metrics) (*Pipeline, error) {
@@ -78,7 +83,7 @@ func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink c
 	}
 	return &Pipeline{
 		cfg: cfg, store: st, provider: provider, bus: b, sink: sink, logger: logger, metrics: metrics,
-		sem: make(chan struct{}, cfg.Concurrency), wake: make(chan struct{}, 1),
+		sem: make(chan struct{}, cfg.Concurrency), rescan: make(chan struct{}, 1),
 		sessions: map[core.SessionID]*sessionQueue{}, runCtx: context.Background(),
 	}, nil
 }
@@ -120,6 +125,9 @@ func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message
 		p.poke()
 		return stored, true, nil
 	}
+	// The session's sender may run in this process: wake it now rather than after the command's
+	// trip through the bus (which wakes the owner wherever it runs).
+	p.wake(req.Session)
 	cmd, err := eventbus.EncodeCommand(string(stored.ID), core.SendMessageCommand{SessionID: req.Session, Message: msg})
 	if err == nil {
 		err = p.bus.Publisher().Publish(core.TopicSendMessage, cmd)
@@ -145,7 +153,7 @@ func (p *Pipeline) newMessageID() core.MessageID {
 // poke wakes the recovery loop (a scheduled message was accepted, or a publish failed).
 func (p *Pipeline) poke() {
 	select {
-	case p.wake <- struct{}{}:
+	case p.rescan <- struct{}{}:
 	default:
 	}
 }
@@ -162,7 +170,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.mu.Lock()
-	p.runCtx, p.cancel, p.router = runCtx, cancel, router
+	p.runCtx, p.cancel, p.router, p.started = runCtx, cancel, router, true
 	p.mu.Unlock()
 	p.wg.Go(func() {
 		if err := router.Run(runCtx); err != nil {
@@ -204,7 +212,7 @@ func (p *Pipeline) handleCommand(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	p.enqueue(cmd.SessionID, cmd.Message.ID)
+	p.wake(cmd.SessionID)
 	return nil
 }
 
@@ -218,7 +226,7 @@ func (p *Pipeline) recoveryLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case <-p.wake:
+		case <-p.rescan:
 		}
 		wait := p.cfg.ScanInterval
 		if p.requeueDue(ctx) {
@@ -242,41 +250,41 @@ func (p *Pipeline) recoveryLoop(ctx context.Context) {
 	}
 }
 
-// scanBatch bounds how many due messages one recovery scan queues.
+// scanBatch bounds how many sessions one recovery scan wakes.
 const scanBatch = 1000
 
-// requeueDue queues the oldest due messages; it reports whether the batch was full.
+// requeueDue wakes the sessions with due messages; it reports whether the batch was full.
 func (p *Pipeline) requeueDue(ctx context.Context) bool {
-	due, err := p.store.Pending(ctx, time.Now(), scanBatch)
+	sessions, err := p.store.PendingSessions(ctx, time.Now(), scanBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.logger.Warn("scan pending messages", log.ErrorAttr(err))
 		}
 		return false
 	}
-	for _, m := range due {
-		p.enqueue(m.SessionID, m.ID)
+	for _, s := range sessions {
+		p.wake(s)
 	}
-	return len(due) == scanBatch
+	if n, err := p.store.CountQueued(ctx, ""); err == nil {
+		p.metrics.depth.Set(float64(n))
+	}
+	return len(sessions) == scanBatch
 }
 
-// enqueue adds a message to its session's queue unless it is already waiting there, and starts
-// the session's drainer if none runs.
-func (p *Pipeline) enqueue(session core.SessionID, id core.MessageID) {
+// wake tells a session's sender to look for queued messages, starting it if none runs in this
+// process. Before Start nothing runs: the recovery scan at start finds what was accepted.
+func (p *Pipeline) wake(session core.SessionID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	q := p.sessions[session]
-	if q == nil {
-		q = &sessionQueue{pending: map[core.MessageID]bool{}}
-		p.sessions[session] = q
-	}
-	if q.pending[id] {
+	if !p.started {
 		return
 	}
-	q.pending[id] = true
-	q.ids = append(q.ids, id)
-	p.depth++
-	p.metrics.depth.Set(float64(p.depth))
+	q := p.sessions[session]
+	if q == nil {
+		q = &sessionQueue{}
+		p.sessions[session] = q
+	}
+	q.woken = true
 	if !q.running {
 		q.running = true
 		ctx := p.runCtx
@@ -284,11 +292,15 @@ func (p *Pipeline) enqueue(session core.SessionID, id core.MessageID) {
 	}
 }
 
-// drain sends a session's queued messages one at a time, in order.
+// drain claims and sends a session's queued messages in acceptance order until none is left.
 func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *sessionQueue) {
-	for {
+	limit := claimBatch
+	if p.cfg.PerSessionPerMinute > 0 {
+		limit = 1 // paced: claim (count an attempt) only when the message's turn has come
+	}
+	for ctx.Err() == nil {
 		p.mu.Lock()
-		if len(q.ids) == 0 {
+		if !q.woken {
 			q.running = false
 			if q.notBefore.Before(time.Now()) {
 				delete(p.sessions, session)
@@ -296,31 +308,52 @@ func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *session
 			p.mu.Unlock()
 			return
 		}
-		id := q.ids[0]
-		q.ids = q.ids[1:]
+		q.woken = false
 		notBefore := q.notBefore
 		p.mu.Unlock()
 
 		if wait := time.Until(notBefore); wait > 0 && !sleep(ctx, wait) {
-			p.finish(q, id)
+			break
+		}
+		rows, err := p.store.ClaimNext(ctx, session, time.Now(), limit)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.logger.Warn("claim queued messages", slog.String(log.SessionKey, string(session)), log.ErrorAttr(err))
+			}
+			p.mu.Lock()
+			q.woken = true // try again after a pause
+			p.mu.Unlock()
+			if !sleep(ctx, p.cfg.InitialBackoff) {
+				break
+			}
 			continue
 		}
-		p.process(ctx, session, id)
-
-		p.mu.Lock()
-		if p.cfg.PerSessionPerMinute > 0 {
-			q.notBefore = time.Now().Add(p.pacingInterval())
+		if len(rows) == limit {
+			p.mu.Lock()
+			q.woken = true // there may be more
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
-		p.finish(q, id)
+		for i, row := range rows {
+			if i > 0 {
+				p.mu.Lock()
+				notBefore = q.notBefore
+				p.mu.Unlock()
+				if wait := time.Until(notBefore); wait > 0 && !sleep(ctx, wait) {
+					break
+				}
+			}
+			p.process(ctx, row)
+			if p.cfg.PerSessionPerMinute > 0 {
+				p.mu.Lock()
+				q.notBefore = time.Now().Add(p.pacingInterval())
+				p.mu.Unlock()
+			}
+		}
 	}
-}
-
-func (p *Pipeline) finish(q *sessionQueue, id core.MessageID) {
+	// Stopping: what was not sent stays queued in the database for the next run.
 	p.mu.Lock()
-	delete(q.pending, id)
-	p.depth--
-	p.metrics.depth.Set(float64(p.depth))
+	q.running = false
+	delete(p.sessions, session)
 	p.mu.Unlock()
 }
 
@@ -330,27 +363,11 @@ func (p *Pipeline) pacingInterval() time.Duration {
 	return time.Duration(base * spread)
 }
 
-// process sends one message with retries.
-func (p *Pipeline) process(ctx context.Context, session core.SessionID, id core.MessageID) {
+// process sends one claimed message (its attempt counted), with retries.
+func (p *Pipeline) process(ctx context.Context, row store.Message) {
+	session, id := row.SessionID, row.ID
 	attrs := []any{slog.String(log.SessionKey, string(session)), slog.String("messageId", string(id))}
 	for {
-		row, needs, err := p.store.StartAttempt(ctx, session, id)
-		if errors.Is(err, core.ErrNotFound) || (err == nil && !needs) {
-			return // deleted with its session, or already sent, acknowledged or failed
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			p.logger.Warn("start send attempt", append(attrs, log.ErrorAttr(err))...)
-			if !sleep(ctx, p.cfg.InitialBackoff) {
-				return
-			}
-			continue
-		}
-		if row.SendAt != nil && row.SendAt.After(time.Now()) {
-			return // scheduled: the recovery loop queues it when due
-		}
 		out, err := row.Outgoing()
 		if err != nil {
 			p.fail(ctx, row, err)
@@ -389,6 +406,20 @@ func (p *Pipeline) process(ctx context.Context, session core.SessionID, id core.
 		_ = p.store.RecordError(ctx, session, id, err.Error())
 		if !sleep(ctx, p.backoff(row.Attempts)) {
 			return
+		}
+		var needs bool
+		for {
+			row, needs, err = p.store.StartAttempt(ctx, session, id)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			p.logger.Warn("start send attempt", append(attrs, log.ErrorAttr(err))...)
+			if !sleep(ctx, p.cfg.InitialBackoff) {
+				return
+			}
+		}
+		if errors.Is(err, core.ErrNotFound) || err != nil || !needs {
+			return // deleted with its session, already sent or failed, or stopping
 		}
 	}
 }

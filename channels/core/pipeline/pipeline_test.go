@@ -121,7 +121,8 @@ func TestAcceptedMessageIsSentOnce(t *testing.T) {
 		w.rec.Wait(t, wait, "message_create", channeltest.Is("s1", func(e *core.MessageEvent) bool { return e.ID == m.ID && e.FromMe }))
 
 		require.NoError(t, w.prov.Ack(t.Context(), "s1", m.ID, core.AckRead))
-		st := p.Stats()
+		st, err := p.Stats(t.Context())
+		require.NoError(t, err)
 		require.EqualValues(t, 1, st.Accepted)
 		require.EqualValues(t, 1, st.Processed)
 	})
@@ -183,7 +184,9 @@ func TestFailuresEndInFailedWithEvent(t *testing.T) {
 		flaky := w.accept(p, "never")
 		failed = w.waitStatus(flaky.ID, core.MessageStatusFailed)
 		require.Equal(t, 3, failed.Attempts, "retried up to max_attempts")
-		require.EqualValues(t, 2, p.Stats().Failed)
+		st, err := p.Stats(t.Context())
+		require.NoError(t, err)
+		require.EqualValues(t, 2, st.Failed)
 	})
 }
 

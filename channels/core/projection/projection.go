@@ -1,6 +1,8 @@
 // Package projection keeps the store in step with the canonical events: messages both ways,
 // receipts, edits, revokes and session status. It consumes the events topic as its own consumer
-// group, so it sees every event once per deployment and retries on database errors.
+// group, so it sees every event once per deployment and retries on database errors. Events come
+// in batches, in stream order, each batch applied in one transaction: one commit and two bus
+// round trips per batch instead of per event, so statuses keep up with the sends.
 package projection
 
 import (
@@ -34,27 +36,46 @@ func New(st *store.Store, logger *slog.Logger) *Projector {
 
 // Apply records one event. It is idempotent: applying an event twice leaves the same state.
 func (p *Projector) Apply(ctx context.Context, e core.Event) error {
+	return apply(ctx, p.store, e)
+}
+
+// ApplyBatch records events in order in one transaction: all or none.
+func (p *Projector) ApplyBatch(ctx context.Context, events []core.Event) error {
+	if len(events) == 1 {
+		return apply(ctx, p.store, events[0])
+	}
+	return p.store.InTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		for _, e := range events {
+			if err := apply(ctx, tx, e); err != nil {
+				return fmt.Errorf("event %s (%s): %w", e.ID, e.Type, err)
+			}
+		}
+		return nil
+	})
+}
+
+func apply(ctx context.Context, st *store.Store, e core.Event) error {
 	switch d := e.Data.(type) {
 	case *core.MessageEvent:
 		if d.Kind != core.EventMessageCreate {
 			return nil // message_create carries every message; message repeats the incoming ones
 		}
-		return p.recordMessage(ctx, e.SessionID, d)
+		return recordMessage(ctx, st, e.SessionID, d)
 	case *core.MessageAckEvent:
-		_, err := p.store.ApplyAck(ctx, e.SessionID, d.ID, d.Ack, e.Timestamp)
+		_, err := st.ApplyAck(ctx, e.SessionID, d.ID, d.Ack, e.Timestamp)
 		return err
 	case *core.MessageEditEvent:
-		_, err := p.store.ApplyEdit(ctx, e.SessionID, d.ID, d.Body, d.Timestamp)
+		_, err := st.ApplyEdit(ctx, e.SessionID, d.ID, d.Body, d.Timestamp)
 		return err
 	case *core.MessageRevokeEvent:
-		return p.store.ApplyRevoke(ctx, e.SessionID, d.ID, d.Timestamp)
+		return st.ApplyRevoke(ctx, e.SessionID, d.ID, d.Timestamp)
 	case *core.SessionStatusEvent:
-		return p.store.ApplySession(ctx, core.Session{ID: e.SessionID, Status: d.Status, Reason: d.Reason, BannedUntil: d.BannedUntil})
+		return st.ApplySession(ctx, core.Session{ID: e.SessionID, Status: d.Status, Reason: d.Reason, BannedUntil: d.BannedUntil})
 	}
 	return nil
 }
 
-func (p *Projector) recordMessage(ctx context.Context, session core.SessionID, d *core.MessageEvent) error {
+func recordMessage(ctx context.Context, st *store.Store, session core.SessionID, d *core.MessageEvent) error {
 	payload, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode message event: %w", err)
@@ -67,20 +88,32 @@ func (p *Projector) recordMessage(ctx context.Context, session core.SessionID, d
 	} else {
 		m.Direction, m.Status = core.DirectionIn, core.MessageStatusReceived
 	}
-	return p.store.RecordMessage(ctx, m)
+	return st.RecordMessage(ctx, m)
 }
 
-// Register adds the projection's handler to router.
-func (p *Projector) Register(router *bus.Router) error {
-	return router.Handle(core.TopicEvents, ConsumerGroup, func(msg *message.Message) error {
-		e, err := eventbus.DecodeEvent(msg)
-		if err != nil {
-			return err // poisoned after retries: an undecodable event never becomes decodable
+// batchSize bounds the events applied in one transaction.
+const batchSize = 256
+
+// Start applies the events topic in the background from now on; stop ends it and waits for the
+// batch in hand.
+func (p *Projector) Start(b *bus.Bus) (stop func(), err error) {
+	stop, err = b.ConsumeBatches(core.TopicEvents, ConsumerGroup, batchSize, func(ctx context.Context, msgs []*message.Message) error {
+		events := make([]core.Event, 0, len(msgs))
+		for _, msg := range msgs {
+			e, err := eventbus.DecodeEvent(msg)
+			if err != nil {
+				return err // poisoned after retries: an undecodable event never becomes decodable
+			}
+			events = append(events, e)
 		}
-		if err := p.Apply(msg.Context(), e); err != nil {
-			p.logger.Warn("project event", slog.String(log.SessionKey, string(e.SessionID)), slog.String("event", string(e.Type)), log.ErrorAttr(err))
+		if err := p.ApplyBatch(ctx, events); err != nil {
+			p.logger.Warn("project events", slog.Int("events", len(events)), log.ErrorAttr(err))
 			return err
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("start projection: %w", err)
+	}
+	return stop, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -257,6 +258,43 @@ func (s *Store) Pending(ctx context.Context, due time.Time, limit int) ([]Messag
 	return ms, nil
 }
 
+// PendingSessions returns up to limit sessions with accepted outbound messages due by due that
+// are not sent yet.
+func (s *Store) PendingSessions(ctx context.Context, due time.Time, limit int) ([]core.SessionID, error) {
+	var ids []core.SessionID
+	if err := s.db.NewSelect().Model((*Message)(nil)).Distinct().Column("session_id").
+		Where("status = ? AND direction = ?", core.MessageStatusQueued, core.DirectionOut).
+		Where("(send_at IS NULL OR send_at <= ?)", normalize(due)).
+		Limit(int64(limit)).Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("select sessions with pending messages: %w", err)
+	}
+	return ids, nil
+}
+
+// ClaimNext counts a send attempt on a session's oldest queued messages due by due, up to limit,
+// and returns them in acceptance order. Whoever sends a session's messages claims them: one
+// statement for several messages when a session has a backlog.
+func (s *Store) ClaimNext(ctx context.Context, session core.SessionID, due time.Time, limit int) ([]Message, error) {
+	next := s.db.NewSelect().Model((*Message)(nil)).Column("id").
+		Where("session_id = ? AND status = ? AND direction = ?", session, core.MessageStatusQueued, core.DirectionOut).
+		Where("(send_at IS NULL OR send_at <= ?)", normalize(due)).
+		Order("created_at", "id").Limit(int64(limit))
+	var ms []Message
+	if err := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("attempts = attempts + 1").Set("updated_at = ?", now()).
+		Where("session_id = ? AND status = ? AND id IN (?)", session, core.MessageStatusQueued, next).
+		Returning("*").Scan(ctx, &ms); err != nil {
+		return nil, fmt.Errorf("claim queued messages of %s: %w", session, err)
+	}
+	slices.SortFunc(ms, func(a, b Message) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.ID), string(b.ID))
+	})
+	return ms, nil
+}
+
 // NextScheduled returns when the earliest future scheduled message is due.
 func (s *Store) NextScheduled(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	var m Message
@@ -355,13 +393,19 @@ func decodeCursor(c string) (time.Time, core.MessageID, error) {
 // CountQueued counts a session's accepted outbound messages not yet sent; every session's when
 // session is empty.
 func (s *Store) CountQueued(ctx context.Context, session core.SessionID) (int, error) {
-	q := s.db.NewSelect().Model((*Message)(nil)).Where("status = ? AND direction = ?", core.MessageStatusQueued, core.DirectionOut)
+	return s.CountOutbound(ctx, session, core.MessageStatusQueued)
+}
+
+// CountOutbound counts a session's outbound messages in status; every session's when session is
+// empty.
+func (s *Store) CountOutbound(ctx context.Context, session core.SessionID, status core.MessageStatus) (int, error) {
+	q := s.db.NewSelect().Model((*Message)(nil)).Where("status = ? AND direction = ?", status, core.DirectionOut)
 	if session != "" {
 		q = q.Where("session_id = ?", session)
 	}
 	n, err := q.Count(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("count queued messages of %s: %w", session, err)
+		return 0, fmt.Errorf("count %s messages of %q: %w", status, session, err)
 	}
 	return int(n), nil
 }

@@ -5,6 +5,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -13,15 +14,24 @@ import (
 
 // Store is the bun repository of the core tables (migrations.Core).
 type Store struct {
-	db    *bun.DB
-	batch batchers
+	db    bun.IDB
+	batch *batchers
 }
 
 // New returns a Store on db, whose schema must be migrated.
 func New(db *bun.DB) *Store {
-	s := &Store{db: db}
+	s := &Store{db: db, batch: &batchers{}}
 	s.initBatchers()
 	return s
+}
+
+// InTx runs fn with a Store whose every statement is part of one transaction, committed when fn
+// returns nil. Writes that batch across callers (the send path's accept, attempt and sent
+// marks) must not be used on it: they run outside the transaction.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx *Store) error) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(ctx, &Store{db: tx, batch: s.batch})
+	})
 }
 
 // now is the storage clock: UTC at microsecond precision, the finest PostgreSQL keeps, so a

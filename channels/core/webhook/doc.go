@@ -1,7 +1,7 @@
 // Package webhook delivers every canonical event to the global endpoint (APP_WEBHOOK_URL) and to
 // per-session endpoints, durably and signed the Standard Webhooks way.
 //
-// Flow: Service.HandleMessage consumes core.TopicEvents as consumer group "webhooks", writes one
+// Flow: Service.HandleBatch consumes core.TopicEvents as consumer group "webhooks", writes one
 // delivery row per matching endpoint (idempotent on (event id, endpoint id)) and only then acks the bus
 // message. It hands the new rows to the Dispatcher in memory, so a fresh delivery costs no
 // database read. The Dispatcher sends them, records every attempt, and schedules retries on

@@ -56,11 +56,12 @@ type Service struct {
 	// writer groups hot-path writes while the service runs; nil otherwise.
 	writer atomic.Pointer[writer]
 
-	runMu   sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
-	router  *bus.Router
-	pruneWG sync.WaitGroup
+	runMu  sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	// stopIngest ends consumption of the events topic.
+	stopIngest func()
+	pruneWG    sync.WaitGroup
 }
 
 // Option adjusts a Service.
@@ -131,26 +132,12 @@ func (s *Service) Start(ctx context.Context) error {
 	s.pruneWG.Go(func() { s.pruneLoop(runCtx) })
 
 	if s.bus != nil {
-		r, err := s.bus.NewRouter()
-		if err == nil {
-			err = r.Handle(s.topic, ConsumerGroup, s.HandleMessage)
-		}
+		stop, err := s.bus.ConsumeBatches(s.topic, ConsumerGroup, ingestBatch, s.HandleBatch)
 		if err != nil {
 			s.stopLocked()
 			return fmt.Errorf("start webhooks: %w", err)
 		}
-		s.router = r
-		go func() {
-			if err := r.Run(runCtx); err != nil {
-				s.logger.Error("webhook consumer stopped", "error", err)
-			}
-		}()
-		select {
-		case <-r.Running():
-		case <-ctx.Done():
-			s.stopLocked()
-			return fmt.Errorf("start webhooks: %w", ctx.Err())
-		}
+		s.stopIngest = stop
 	}
 	s.logger.Info("webhook delivery started", "endpoints", len(s.disp.snapshot()), "global", s.cfg.URL != "")
 	return nil
@@ -178,11 +165,9 @@ func (s *Service) stopLocked() {
 	if s.cancel == nil {
 		return
 	}
-	if s.router != nil {
-		if err := s.router.Close(); err != nil {
-			s.logger.Warn("close webhook consumer", "error", err)
-		}
-		s.router = nil
+	if s.stopIngest != nil {
+		s.stopIngest()
+		s.stopIngest = nil
 	}
 	s.cancel()
 	<-s.done
@@ -209,6 +194,20 @@ func (s *Service) record(ctx context.Context, o outcome) error {
 	return s.store.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return s.store.recordOutcomes(ctx, tx, []outcome{o})
 	})
+}
+
+// ingestBatch bounds the events taken from the bus at once.
+const ingestBatch = 256
+
+// HandleBatch is the bus handler of the events topic: HandleMessage for each, in order. Ingest
+// is idempotent, so a batch retried after a partial failure writes nothing twice.
+func (s *Service) HandleBatch(_ context.Context, msgs []*message.Message) error {
+	for _, msg := range msgs {
+		if err := s.HandleMessage(msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // HandleMessage is the bus handler of the events topic: it stores the event's deliveries and

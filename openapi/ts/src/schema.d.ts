@@ -1779,7 +1779,7 @@ export interface components {
             processed: number;
             /**
              * Format: int64
-             * @description Messages waiting in this process's session queues.
+             * @description Accepted messages not sent yet (queued in the database, scheduled ones included).
              */
             queueDepth: number;
         };

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS messages_send_queue_idx;
