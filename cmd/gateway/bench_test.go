@@ -136,15 +136,17 @@ func startBenchGateway(b *testing.B) *benchGateway {
 
 // offered is what offer measured.
 type offered struct {
-	rate      float64
+	rate float64
+	// warm messages went out before the measured sent ones.
+	warm      int
 	sent      int
 	start     time.Time
 	accepted  time.Duration
 	latencies []time.Duration
 }
 
-// offer posts b.N text messages, round-robin over the sessions bench-000… to recipients[i], at
-// BENCH_SEND_RATE. Open loop: requests go out at the offered rate whatever the answers do, and
+// offer posts b.N text messages (after a warm-up), round-robin over the sessions bench-000… to
+// recipients[i], at BENCH_SEND_RATE. Open loop: requests go out at the offered rate whatever the answers do, and
 // each latency counts from when its request was due, so a stalled server shows as latency (no
 // coordinated omission). Every request must be accepted (202).
 func (bg *benchGateway) offer(b *testing.B, recipients []string) offered {
@@ -159,13 +161,31 @@ func (bg *benchGateway) offer(b *testing.B, recipients []string) offered {
 	var mu sync.Mutex
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	// Warm-up: open the client's connections before the clock starts, as a long-running client
-	// would have them.
-	for range 256 {
+	post := func(s int) (int, error) {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/sessions/bench-%03d/messages", bg.base, s), bytes.NewReader(bodies[s]))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(client.APIKeyHeader, e2eKey)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	// Warm-up, not measured: one second of the offered load (at most 1,000 messages, counted in
+	// warm), so that connection pools on both sides are open as in a server that has been up.
+	res.warm = min(int(res.rate), 1000)
+	warmStart := time.Now()
+	for i := range res.warm {
+		if wait := time.Until(warmStart.Add(time.Duration(float64(i) / res.rate * float64(time.Second)))); wait > 0 {
+			time.Sleep(wait) // pacing the offered load
+		}
+		inflight <- struct{}{}
 		wg.Go(func() {
-			if resp, err := httpc.Get(bg.base + "/health"); err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
+			defer func() { <-inflight }()
+			if code, err := post(i % len(recipients)); err != nil || code != http.StatusAccepted {
+				failed.Add(1)
 			}
 		})
 	}
@@ -182,21 +202,12 @@ func (bg *benchGateway) offer(b *testing.B, recipients []string) offered {
 		inflight <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-inflight }()
-			req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/sessions/bench-%03d/messages", bg.base, s), bytes.NewReader(bodies[s]))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(client.APIKeyHeader, e2eKey)
-			resp, err := httpc.Do(req)
+			code, err := post(s)
 			took := time.Since(due)
 			mu.Lock()
 			res.latencies = append(res.latencies, took)
 			mu.Unlock()
-			if err != nil {
-				failed.Add(1)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
+			if err != nil || code != http.StatusAccepted {
 				failed.Add(1)
 			}
 		})
