@@ -36,9 +36,17 @@ type acceptCall struct {
 }
 
 func (s *Store) insertAccepted(ctx context.Context, calls []*acceptCall) error {
-	rows := make([]Message, len(calls))
-	for i, c := range calls {
-		rows[i] = c.row
+	// A message id twice in one batch: only the first goes in; the other takes the one-row
+	// path and learns of the conflict there.
+	rows := make([]Message, 0, len(calls))
+	first := make(map[messageKey]*acceptCall, len(calls))
+	for _, c := range calls {
+		k := messageKey{c.row.SessionID, c.row.ID}
+		if _, dup := first[k]; dup {
+			continue
+		}
+		first[k] = c
+		rows = append(rows, c.row)
 	}
 	var stored []messageKey
 	err := s.db.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("session_id, id").Scan(ctx, &stored)
@@ -46,12 +54,10 @@ func (s *Store) insertAccepted(ctx context.Context, calls []*acceptCall) error {
 		// One unknown session fails the whole statement: every call retries alone.
 		return nil
 	}
-	inserted := make(map[messageKey]bool, len(stored))
 	for _, k := range stored {
-		inserted[k] = true
-	}
-	for _, c := range calls {
-		c.inserted = inserted[messageKey{c.row.SessionID, c.row.ID}]
+		if c := first[k]; c != nil {
+			c.inserted = true
+		}
 	}
 	return nil
 }
@@ -88,6 +94,8 @@ func (s *Store) startAttempts(ctx context.Context, calls []*attemptCall) error {
 	}
 	for _, c := range calls {
 		c.row, c.found = byKey[c.key]
+		// The same message twice in one batch counted one attempt: only the first caller makes it.
+		delete(byKey, c.key)
 	}
 	return nil
 }
