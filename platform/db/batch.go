@@ -38,11 +38,7 @@ func (b *Batcher[T]) Do(ctx context.Context, item T) error {
 	c := &batchCall[T]{item: item, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	workers := b.Workers
-	if workers <= 0 {
-		workers = 4
-	}
-	start := b.busy < workers
+	start := b.busy < orDefault(b.Workers, 4)
 	if start {
 		b.busy++
 	}
@@ -66,14 +62,7 @@ func (b *Batcher[T]) Queued() int {
 }
 
 func (b *Batcher[T]) work() {
-	limit := b.Max
-	if limit <= 0 {
-		limit = 128
-	}
-	timeout := b.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
+	limit, timeout := orDefault(b.Max, 128), orDefault(b.Timeout, 30*time.Second)
 	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {
@@ -100,4 +89,11 @@ func (b *Batcher[T]) work() {
 			close(c.done)
 		}
 	}
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

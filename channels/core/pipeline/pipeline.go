@@ -49,7 +49,6 @@ type Pipeline struct {
 
 	mu       sync.Mutex
 	sessions map[core.SessionID]*sessionQueue
-	started  bool
 
 	// runCtx is cancelled by Stop; drainers and the recovery loop run under it.
 	runCtx context.Context
@@ -170,7 +169,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.mu.Lock()
-	p.runCtx, p.cancel, p.router, p.started = runCtx, cancel, router, true
+	p.runCtx, p.cancel, p.router = runCtx, cancel, router
 	p.mu.Unlock()
 	p.wg.Go(func() {
 		if err := router.Run(runCtx); err != nil {
@@ -276,8 +275,8 @@ func (p *Pipeline) requeueDue(ctx context.Context) bool {
 func (p *Pipeline) wake(session core.SessionID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.started {
-		return
+	if p.cancel == nil {
+		return // not started
 	}
 	q := p.sessions[session]
 	if q == nil {

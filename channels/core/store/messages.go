@@ -245,19 +245,6 @@ func (s *Store) ApplyRevoke(ctx context.Context, session core.SessionID, id core
 	return nil
 }
 
-// Pending returns accepted outbound messages still queued and due by now (scheduled ones whose
-// time came, and everything else), oldest first: the send pipeline's recovery after a restart.
-func (s *Store) Pending(ctx context.Context, due time.Time, limit int) ([]Message, error) {
-	var ms []Message
-	if err := s.db.NewSelect().Model(&ms).
-		Where("status = ? AND direction = ?", core.MessageStatusQueued, core.DirectionOut).
-		Where("(send_at IS NULL OR send_at <= ?)", normalize(due)).
-		Order("created_at", "id").Limit(int64(limit)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("select pending messages: %w", err)
-	}
-	return ms, nil
-}
-
 // PendingSessions returns up to limit sessions with accepted outbound messages due by due that
 // are not sent yet.
 func (s *Store) PendingSessions(ctx context.Context, due time.Time, limit int) ([]core.SessionID, error) {
