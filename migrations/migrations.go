@@ -37,3 +37,9 @@ var webhooksFS embed.FS
 
 // Webhooks holds webhook endpoints, deliveries and their attempt log.
 var Webhooks = Set{Name: "webhooks", FS: webhooksFS, Dir: "webhooks"}
+
+//go:embed outbox
+var outboxFS embed.FS
+
+// Outbox holds the transactional outbox of messages published to the bus (platform/outbox).
+var Outbox = Set{Name: "outbox", FS: outboxFS, Dir: "outbox"}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
@@ -92,11 +91,12 @@ func (c *batchConsumer) subscribeInProcess(ctx context.Context) (func(), error) 
 func (c *batchConsumer) subscribeRedis(ctx context.Context) (func(), error) {
 	cli := redis.NewClient(c.b.redisOpts)
 	stream := c.b.cfg.Namespace + c.topic
+	c.b.expect(stream, c.group)
 	createCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := cli.XGroupCreateMkStream(createCtx, stream, c.group, "0").Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+	if err := ensureGroup(createCtx, cli, stream, c.group); err != nil {
 		_ = cli.Close()
-		return nil, fmt.Errorf("consume batches of %s: create group %s: %w", stream, c.group, err)
+		return nil, fmt.Errorf("consume batches: %w", err)
 	}
 	return func() {
 		defer func() { _ = cli.Close() }()
@@ -120,6 +120,11 @@ func (c *batchConsumer) readRedis(ctx context.Context, cli *redis.Client, stream
 		}
 		res, err := cli.XReadGroup(ctx, args).Result()
 		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if redis.HasErrorPrefix(err, "NOGROUP") {
+			c.recreateGroup(ctx, cli, stream)
+			from = "0"
 			continue
 		}
 		if err != nil {
@@ -146,6 +151,10 @@ func (c *batchConsumer) readRedis(ctx context.Context, cli *redis.Client, stream
 func (c *batchConsumer) claim(ctx context.Context, cli *redis.Client, stream string) {
 	entries, _, err := cli.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: c.group,
 		Consumer: c.b.cfg.ConsumerName, MinIdle: c.b.cfg.MaxIdleTime, Start: "0-0", Count: int64(c.max)}).Result()
+	if redis.HasErrorPrefix(err, "NOGROUP") {
+		c.recreateGroup(ctx, cli, stream)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			c.logger.Warn("claim idle entries", log.ErrorAttr(err))
@@ -155,6 +164,20 @@ func (c *batchConsumer) claim(ctx context.Context, cli *redis.Client, stream str
 	if len(entries) > 0 {
 		c.process(ctx, cli, stream, entries)
 	}
+}
+
+// recreateGroup creates the group again after Redis answered NOGROUP: it restarted without its
+// data (or someone destroyed the group). The group reads the stream from its start, so nothing
+// published since is missed.
+func (c *batchConsumer) recreateGroup(ctx context.Context, cli *redis.Client, stream string) {
+	if err := ensureGroup(ctx, cli, stream, c.group); err != nil {
+		if ctx.Err() == nil {
+			c.logger.Warn("recreate consumer group", log.ErrorAttr(err))
+			sleepCtx(ctx, time.Second)
+		}
+		return
+	}
+	c.logger.Warn("consumer group was missing (Redis restarted without its data?): recreated, reading the stream from its start")
 }
 
 // process handles entries and acknowledges them; on failure they stay pending, to be read again.
@@ -180,7 +203,8 @@ func (c *batchConsumer) process(ctx context.Context, cli *redis.Client, stream s
 			return
 		}
 	}
-	if err := cli.XAck(ctx, stream, c.group, ids...).Err(); err != nil && ctx.Err() == nil {
+	// NOGROUP here means Redis lost the group with the entries: nothing is left to acknowledge.
+	if err := cli.XAck(ctx, stream, c.group, ids...).Err(); err != nil && ctx.Err() == nil && !redis.HasErrorPrefix(err, "NOGROUP") {
 		c.logger.Warn("acknowledge batch", log.ErrorAttr(err))
 	}
 }

@@ -33,9 +33,16 @@ type Config struct {
 	// elsewhere, so handlers (retries included) must finish well within it. Optional, default
 	// 10s (the library's 60s leaves a crashed consumer's messages stuck for a minute).
 	MaxIdleTime time.Duration `koanf:"max_idle_time"`
-	// MaxLen caps each Redis stream approximately (XADD MAXLEN ~), trimming the oldest entries,
-	// read or not, so streams do not grow forever. Optional, default 100000; negative: unbounded.
+	// MaxLen caps, approximately, the Redis streams no consumer group reads (the poison topic).
+	// Streams with groups are trimmed behind their slowest group instead, never past a message
+	// some group has not acknowledged. Optional, default 100000; negative: unbounded.
 	MaxLen int64 `koanf:"max_len"`
+	// TrimInterval is how often the streams this process publishes to are trimmed, and their
+	// groups' lag read. Optional, default 5s.
+	TrimInterval time.Duration `koanf:"trim_interval"`
+	// LagWarning is how many unacknowledged messages a consumer group may have before the bus's
+	// health check reports it degraded. Optional, default 10000.
+	LagWarning int64 `koanf:"lag_warning"`
 	// Retry is the in-handler retry schedule before a message goes to PoisonTopic.
 	Retry RetryConfig `koanf:"retry"`
 	// PoisonTopic receives messages whose handler failed every retry or panicked, with the reason
@@ -73,6 +80,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MaxLen == 0 {
 		c.MaxLen = 100_000
+	}
+	if c.TrimInterval == 0 {
+		c.TrimInterval = 5 * time.Second
+	}
+	if c.LagWarning == 0 {
+		c.LagWarning = 10_000
 	}
 	if c.PoisonTopic == "" {
 		c.PoisonTopic = "poison"
@@ -113,6 +126,12 @@ func (c Config) Validate() error {
 	}
 	if c.PoisonTopic == "" {
 		errs = append(errs, errors.New("bus: poison_topic is required"))
+	}
+	if c.TrimInterval <= 0 {
+		errs = append(errs, fmt.Errorf("bus: trim_interval must be positive, got %s", c.TrimInterval))
+	}
+	if c.LagWarning < 1 {
+		errs = append(errs, fmt.Errorf("bus: lag_warning must be at least 1, got %d", c.LagWarning))
 	}
 	if c.CloseTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("bus: close_timeout must be positive, got %s", c.CloseTimeout))

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"sync"
 
@@ -30,58 +31,104 @@ import (
 // publishes to a busy topic could deadlock; Persistent keeps every message forever.
 type inProcess struct {
 	logger watermill.LoggerAdapter
+	// incarnation tells this bus's positions from another process's: they never compare.
+	incarnation string
 
 	mu      sync.Mutex
 	queues  map[string]map[string]*groupQueue // topic → consumer group → queue
-	backlog map[string][]*message.Message     // topic without groups yet → its messages
+	backlog map[string][]entry                // topic without groups yet → its messages
+	next    map[string]uint64                 // topic → sequence of its next message
 	closed  bool
 	closing chan struct{}
 	wg      sync.WaitGroup // delivery goroutines
 }
 
+// entry is a queued message and its position in its topic.
+type entry struct {
+	msg *message.Message
+	id  StreamID
+}
+
 func newInProcess(logger watermill.LoggerAdapter) *inProcess {
 	return &inProcess{
-		logger:  logger,
-		queues:  map[string]map[string]*groupQueue{},
-		backlog: map[string][]*message.Message{},
-		closing: make(chan struct{}),
+		logger:      logger,
+		incarnation: "inprocess-" + rand.Text(),
+		queues:      map[string]map[string]*groupQueue{},
+		backlog:     map[string][]entry{},
+		next:        map[string]uint64{},
+		closing:     make(chan struct{}),
 	}
 }
 
 // Publish queues a copy of each message for every consumer group of topic. It is safe for
 // concurrent use.
 func (p *inProcess) Publish(topic string, msgs ...*message.Message) error {
+	_, err := p.append(topic, msgs)
+	return err
+}
+
+// append is Publish returning the messages' positions.
+func (p *inProcess) append(topic string, msgs []*message.Message) ([]StreamID, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return errors.New("in-process bus closed")
+		return nil, errors.New("in-process bus closed")
+	}
+	ids := make([]StreamID, len(msgs))
+	for i := range msgs {
+		p.next[topic]++
+		ids[i] = StreamID{Seq: p.next[topic]}
 	}
 	groups := p.queues[topic]
 	if len(groups) == 0 {
-		p.keep(topic, msgs)
-		return nil
+		p.keep(topic, msgs, ids)
+		return ids, nil
 	}
 	for _, q := range groups {
-		for _, m := range msgs {
-			q.push(m.Copy())
+		for i, m := range msgs {
+			q.push(entry{msg: m.Copy(), id: ids[i]})
 		}
 	}
-	return nil
+	return ids, nil
+}
+
+// floor reports how far topic's groups got; every expected group this bus knows once it
+// subscribed, so expected adds nothing here.
+func (p *inProcess) floor(topic string) Floor {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := Floor{Incarnation: p.incarnation}
+	groups := p.queues[topic]
+	if len(groups) == 0 {
+		f.Length = int64(len(p.backlog[topic]))
+		return f
+	}
+	next := StreamID{Seq: p.next[topic] + 1}
+	first := true
+	for name, q := range groups {
+		below, pending, queued := q.progress(next)
+		f.Groups = append(f.Groups, GroupState{Name: name, Pending: pending, Lag: queued})
+		f.Length = max(f.Length, pending+queued)
+		if first || below.Less(f.Below) {
+			f.Below, first = below, false
+		}
+	}
+	return f
 }
 
 // backlogLimit bounds the messages kept for a topic no group has subscribed yet.
 const backlogLimit = 10_000
 
 // keep adds copies of msgs to topic's backlog. p.mu must be held.
-func (p *inProcess) keep(topic string, msgs []*message.Message) {
+func (p *inProcess) keep(topic string, msgs []*message.Message, ids []StreamID) {
 	kept := p.backlog[topic]
-	for _, m := range msgs {
-		kept = append(kept, m.Copy())
+	for i, m := range msgs {
+		kept = append(kept, entry{msg: m.Copy(), id: ids[i]})
 	}
 	if over := len(kept) - backlogLimit; over > 0 {
 		p.logger.Error("No consumer group on topic, oldest messages dropped", nil,
 			watermill.LogFields{"topic": topic, "dropped": over})
-		kept = append([]*message.Message(nil), kept[over:]...)
+		kept = append([]entry(nil), kept[over:]...)
 	}
 	p.backlog[topic] = kept
 }
@@ -157,11 +204,13 @@ func (s *inProcessSubscriber) Subscribe(ctx context.Context, topic string) (<-ch
 		defer s.wg.Done()
 		defer close(out)
 		for {
-			msg, ok := q.pop(ctx, s.closing, p.closing)
+			e, ok := q.pop(ctx, s.closing, p.closing)
 			if !ok {
 				return
 			}
-			if !s.deliver(ctx, q, msg, out) {
+			delivered := s.deliver(ctx, q, e, out)
+			q.done(e.id)
+			if !delivered {
 				return
 			}
 		}
@@ -169,9 +218,10 @@ func (s *inProcessSubscriber) Subscribe(ctx context.Context, topic string) (<-ch
 	return out, nil
 }
 
-// deliver hands msg to the consumer until it is acked. It reports false, having put msg back at
-// the head of the queue, when the subscription stops first.
-func (s *inProcessSubscriber) deliver(ctx context.Context, q *groupQueue, msg *message.Message, out chan<- *message.Message) bool {
+// deliver hands e to the consumer until it is acked. It reports false, having put e back at the
+// head of the queue, when the subscription stops first.
+func (s *inProcessSubscriber) deliver(ctx context.Context, q *groupQueue, e entry, out chan<- *message.Message) bool {
+	msg := e.msg
 	for {
 		// A fresh copy per attempt: a Nacked message cannot be acked again.
 		m := msg.Copy()
@@ -181,11 +231,11 @@ func (s *inProcessSubscriber) deliver(ctx context.Context, q *groupQueue, msg *m
 		case out <- m:
 		case <-ctx.Done():
 			cancel()
-			q.requeue(msg)
+			q.requeue(e)
 			return false
 		case <-s.closing:
 			cancel()
-			q.requeue(msg)
+			q.requeue(e)
 			return false
 		case <-s.p.closing:
 			cancel()
@@ -199,11 +249,11 @@ func (s *inProcessSubscriber) deliver(ctx context.Context, q *groupQueue, msg *m
 			cancel()
 		case <-ctx.Done():
 			cancel()
-			q.requeue(msg)
+			q.requeue(e)
 			return false
 		case <-s.closing:
 			cancel()
-			q.requeue(msg)
+			q.requeue(e)
 			return false
 		case <-s.p.closing:
 			cancel()
@@ -230,25 +280,59 @@ func (s *inProcessSubscriber) Close() error {
 // groupQueue is one consumer group's FIFO of messages for one topic.
 type groupQueue struct {
 	mu    sync.Mutex
-	items []*message.Message
+	items []entry
+	// inFlight holds the positions of messages handed to a consumer and not acked yet.
+	inFlight map[StreamID]struct{}
 	// wake is closed and replaced whenever items grows, waking every waiting consumer.
 	wake chan struct{}
 }
 
-func newGroupQueue() *groupQueue { return &groupQueue{wake: make(chan struct{})} }
+func newGroupQueue() *groupQueue {
+	return &groupQueue{wake: make(chan struct{}), inFlight: map[StreamID]struct{}{}}
+}
 
-func (q *groupQueue) push(m *message.Message) {
+func (q *groupQueue) push(e entry) {
 	q.mu.Lock()
-	q.items = append(q.items, m)
+	q.items = append(q.items, e)
 	q.signal()
 	q.mu.Unlock()
 }
 
-func (q *groupQueue) requeue(m *message.Message) {
+func (q *groupQueue) requeue(e entry) {
 	q.mu.Lock()
-	q.items = append([]*message.Message{m}, q.items...)
+	q.items = append([]entry{e}, q.items...)
 	q.signal()
 	q.mu.Unlock()
+}
+
+// done ends the delivery of the message at id (acked, or put back in the queue).
+func (q *groupQueue) done(id StreamID) {
+	q.mu.Lock()
+	delete(q.inFlight, id)
+	q.mu.Unlock()
+}
+
+// progress is the position below which the group acked everything (next when it holds nothing),
+// and its counts of messages in flight and queued.
+func (q *groupQueue) progress(next StreamID) (below StreamID, pending, queued int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	below = next
+	if len(q.items) > 0 {
+		below = q.items[0].id
+		// A requeued message may sit at the head with a later one behind it already handed out.
+		for _, e := range q.items[1:] {
+			if e.id.Less(below) {
+				below = e.id
+			}
+		}
+	}
+	for id := range q.inFlight {
+		if id.Less(below) {
+			below = id
+		}
+	}
+	return below, int64(len(q.inFlight)), int64(len(q.items))
 }
 
 // signal must be called with q.mu held.
@@ -257,27 +341,29 @@ func (q *groupQueue) signal() {
 	q.wake = make(chan struct{})
 }
 
-// pop takes the head message, waiting for one until ctx ends or a stop channel closes.
-func (q *groupQueue) pop(ctx context.Context, stop1, stop2 <-chan struct{}) (*message.Message, bool) {
+// pop takes the head message, waiting for one until ctx ends or a stop channel closes; the
+// message counts as in flight until done.
+func (q *groupQueue) pop(ctx context.Context, stop1, stop2 <-chan struct{}) (entry, bool) {
 	for {
 		q.mu.Lock()
 		if len(q.items) > 0 {
-			m := q.items[0]
-			q.items[0] = nil
+			e := q.items[0]
+			q.items[0] = entry{}
 			q.items = q.items[1:]
+			q.inFlight[e.id] = struct{}{}
 			q.mu.Unlock()
-			return m, true
+			return e, true
 		}
 		wake := q.wake
 		q.mu.Unlock()
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return nil, false
+			return entry{}, false
 		case <-stop1:
-			return nil, false
+			return entry{}, false
 		case <-stop2:
-			return nil, false
+			return entry{}, false
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
+	"github.com/28web/hub/platform/outbox"
 )
 
 // Environment is the deployment mode (NODE_ENV in the seed).
@@ -56,6 +57,7 @@ type Config struct {
 	HTTP     httpserver.Config `koanf:"http"`
 	DB       db.Config         `koanf:"db"`
 	Bus      bus.Config        `koanf:"bus"`
+	Outbox   outbox.Config     `koanf:"outbox"`
 	Webhook  webhook.Config    `koanf:"webhook"`
 	Health   HealthConfig      `koanf:"health"`
 	Queue    pipeline.Config   `koanf:"queue"`
@@ -252,6 +254,7 @@ func (c *Config) SetDefaults() {
 	c.HTTP.SetDefaults()
 	c.DB.SetDefaults()
 	c.Bus.SetDefaults()
+	c.Outbox.SetDefaults()
 	c.Webhook.SetDefaults()
 	c.Queue.SetDefaults()
 	c.WhatsApp.SetDefaults()
@@ -294,7 +297,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("health.check_interval (HEALTH_CHECK_INTERVAL) must be at least 1000 ms"))
 	}
 	for name, v := range map[string]interface{ Validate() error }{
-		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "queue": c.Queue, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
+		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "outbox": c.Outbox, "queue": c.Queue, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
 	} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))

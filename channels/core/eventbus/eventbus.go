@@ -18,8 +18,9 @@ const (
 	MetaSessionID = "session_id"
 )
 
-// Sink publishes events to the bus. Publish returns once the publisher accepted the message: for
-// Redis Streams that is after XADD, so the event survives a crash of this process.
+// Sink publishes events to the bus. Publish returns once the publisher accepted the message: with
+// the outbox (the gateway's wiring) once it is committed to the database, so the event survives a
+// crash of this process and a broker that loses its data.
 type Sink struct {
 	pub message.Publisher
 }

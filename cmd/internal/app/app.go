@@ -26,6 +26,7 @@ import (
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
 	"github.com/28web/hub/platform/metrics"
+	"github.com/28web/hub/platform/outbox"
 )
 
 // GatewayInfo is the OpenAPI info block of the gateway's API.
@@ -40,14 +41,14 @@ func GatewayInfo(version string) httpserver.APIInfo {
 
 // MigrationSets are the schema of every module a binary runs.
 func MigrationSets() []migrations.Set {
-	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.Webhooks}
+	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.Webhooks, migrations.Outbox}
 }
 
 // Platform wires configuration, logging, the database (migrated at start), the bus, the HTTP
 // server, metrics and health.
 func Platform(cfg *config.Config, info httpserver.APIInfo, logger *slog.Logger) fx.Option {
 	return fx.Options(
-		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Queue, info, logger),
+		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Outbox, cfg.Queue, info, logger),
 		fx.Supply(
 			fx.Annotate(info.Version, fx.ResultTags(`name:"version"`)),
 			fx.Annotate(cfg.DataDir(), fx.ResultTags(`name:"data_dir"`)),
@@ -58,13 +59,15 @@ func Platform(cfg *config.Config, info httpserver.APIInfo, logger *slog.Logger) 
 		// the root's, so this start hook precedes every other and nothing runs on an old schema.
 		fx.Module("migrations", fx.Invoke(migrateOnStart)),
 		bus.Module,
+		outbox.Module,
 		httpserver.Module,
 		httpserver.ProvideErrorMappings(api.ErrorMappings()...),
 		metrics.Module,
 		health.Module,
 		fx.Provide(
 			health.AsCheck(func(d *db.DB) health.Check { return health.Check{Name: "database", Func: d.Ping} }),
-			health.AsCheck(func(b *bus.Bus) health.Check { return health.Check{Name: "bus", Func: b.Ping} }),
+			health.AsCheck(func(b *bus.Bus) health.Check { return health.Check{Name: "bus", Func: b.Check} }),
+			health.AsCheck(func(o *outbox.Outbox) health.Check { return health.Check{Name: "outbox", Func: o.Check} }),
 		),
 	)
 }
@@ -79,6 +82,8 @@ func Core(cfg *config.Config) fx.Option {
 		fx.Supply(hooks),
 		fx.Provide(func(s *store.Store) webhook.SessionChecker { return s }),
 		store.Module, eventbus.Module, projection.Module, pipeline.Module, webhook.Module, api.Module,
+		// Last: the relay starts once every consumer of the bus is subscribed.
+		outbox.Relay,
 	)
 }
 
