@@ -690,3 +690,70 @@ func TestSendToLIDAddress(t *testing.T) {
 	_, err = peer.WaitMessage(wctx, func(m wasim.Message) bool { return m.Text == "to a lid" })
 	require.NoError(t, err)
 }
+
+// ackFailingSink fails the publishes of message_ack events while failing is set, standing in for
+// a bus (or database) that is down for a while.
+type ackFailingSink struct {
+	*channeltest.Recorder
+	failing atomic.Bool
+	refused atomic.Int64
+}
+
+func (s *ackFailingSink) Publish(ctx context.Context, e core.Event) error {
+	if _, ok := e.Data.(*core.MessageAckEvent); ok && s.failing.Load() {
+		s.refused.Add(1)
+		return fmt.Errorf("bus down: %w", core.ErrUnavailable)
+	}
+	return s.Recorder.Publish(ctx, e)
+}
+
+// A receipt whose message_ack cannot be published is retried until it is durable; and if the
+// process dies meanwhile, the receipt was not acknowledged to WhatsApp, which delivers it again.
+func TestReceiptsAreDurableLikeMessages(t *testing.T) {
+	t.Run("the sink recovers", func(t *testing.T) {
+		env := newSimEnv(t)
+		sink := &ackFailingSink{Recorder: channeltest.NewRecorder()}
+		p := env.build(t, sink)
+		require.NoError(t, p.Start(t.Context()))
+		id := core.SessionID("acks")
+		_, err := p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
+		require.NoError(t, err)
+		env.pairPhone(t, p, id, env.newPhone(t))
+		waitStatus(t, sink.Recorder, id, core.StatusConnected)
+
+		sink.failing.Store(true)
+		peer := env.newPhone(t)
+		res, err := p.SendMessage(t.Context(), id, core.OutgoingMessage{To: "+" + peer.Number(), Type: core.MessageText, Text: "ack me later"})
+		require.NoError(t, err)
+		channeltest.Eventually(t, waitLimit, "the ack's publish refused a few times", func() bool { return sink.refused.Load() >= 3 })
+		sink.failing.Store(false)
+		sink.Wait(t, waitLimit, "the delivery ack, once the sink works", channeltest.Is(id, func(e *core.MessageAckEvent) bool {
+			return e.ID == res.ID && e.Ack == core.AckReceived
+		}))
+	})
+	t.Run("the process dies first", func(t *testing.T) {
+		env := newSimEnv(t)
+		sink := &ackFailingSink{Recorder: channeltest.NewRecorder()}
+		p := env.build(t, sink)
+		require.NoError(t, p.Start(t.Context()))
+		id := core.SessionID("acks")
+		_, err := p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
+		require.NoError(t, err)
+		env.pairPhone(t, p, id, env.newPhone(t))
+		waitStatus(t, sink.Recorder, id, core.StatusConnected)
+
+		sink.failing.Store(true)
+		peer := env.newPhone(t)
+		res, err := p.SendMessage(t.Context(), id, core.OutgoingMessage{To: "+" + peer.Number(), Type: core.MessageText, Text: "ack me after restart"})
+		require.NoError(t, err)
+		channeltest.Eventually(t, waitLimit, "the ack's publish refused", func() bool { return sink.refused.Load() >= 1 })
+		require.NoError(t, p.Stop(t.Context()))
+
+		rec := channeltest.NewRecorder()
+		p2 := env.build(t, rec)
+		require.NoError(t, p2.Start(t.Context()))
+		rec.Wait(t, waitLimit, "the receipt, delivered again after the restart", channeltest.Is(id, func(e *core.MessageAckEvent) bool {
+			return e.ID == res.ID && e.Ack == core.AckReceived
+		}))
+	})
+}

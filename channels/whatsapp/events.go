@@ -103,7 +103,7 @@ func (s *session) handleEvent(raw any) bool {
 	case *events.Message:
 		return s.onMessage(evt)
 	case *events.Receipt:
-		s.onReceipt(evt)
+		return s.onReceipt(evt)
 	case *events.PushNameSetting, *events.AppStateSyncComplete:
 		// The account's own name arrives with the phone's app state (also on full syncs, which
 		// emit no PushNameSetting): take it from the store.
@@ -362,10 +362,12 @@ func receiptAck(t types.ReceiptType) (core.Ack, bool) {
 	return 0, false
 }
 
-func (s *session) onReceipt(evt *events.Receipt) {
+// onReceipt maps a receipt to message_ack events; false when one could not be made durable, so
+// that whatsmeow does not acknowledge the receipt and WhatsApp delivers it again.
+func (s *session) onReceipt(evt *events.Receipt) bool {
 	ack, ok := receiptAck(evt.Type)
 	if !ok || evt.IsFromMe {
-		return
+		return true
 	}
 	ctx := s.p.ctx
 	chat := chatID(evt.Chat)
@@ -378,9 +380,12 @@ func (s *session) onReceipt(evt *events.Receipt) {
 		chat = prefer(pn, lid)
 	}
 	for _, id := range evt.MessageIDs {
-		s.publishKeyed(&core.MessageAckEvent{ID: core.MessageID(id), ChatID: chat, Ack: ack, Participant: participant},
-			fmt.Sprintf("%s\x00%d\x00%s", id, ack, participant))
+		if !s.publishKeyed(&core.MessageAckEvent{ID: core.MessageID(id), ChatID: chat, Ack: ack, Participant: participant},
+			fmt.Sprintf("%s\x00%d\x00%s", id, ack, participant)) {
+			return false
+		}
 	}
+	return true
 }
 
 // contextInfoOf returns the ContextInfo of whichever content a message carries.

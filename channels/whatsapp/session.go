@@ -14,6 +14,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/platform/retry"
 	plog "github.com/28web/hub/platform/log"
 )
 
@@ -171,33 +172,34 @@ var eventNamespace = uuid.MustParse("6f1f6a52-3b1e-4d43-9a58-2f0b5d0c7e11")
 
 // publishKeyed publishes with an id derived from key when key is set: a message WhatsApp
 // redelivers (after a crash, a retry) yields the same event id, so consumers' idempotency holds.
+// Every event is retried until it is durable, for up to a minute: the events of stanzas
+// (messages, receipts) must be durable before whatsmeow acknowledges them, and a false return
+// leaves the stanza unacknowledged, so WhatsApp delivers it again.
 func (s *session) publishKeyed(data core.EventData, key string) bool {
 	ev := core.NewEvent(s.id, data)
 	if key != "" {
 		ev.ID = core.EventID(uuid.NewSHA1(eventNamespace, []byte(string(s.id)+"\x00"+string(ev.Type)+"\x00"+key)).String())
 	}
 	ctx := s.p.ctx
-	wait := 50 * time.Millisecond
 	deadline := time.Now().Add(time.Minute)
-	for {
+	for attempt := 1; ; attempt++ {
 		err := s.p.sink.Publish(ctx, ev)
 		if err == nil {
 			return true
 		}
-		durable := data.EventType() == core.EventMessage || data.EventType() == core.EventMessageCreate ||
-			data.EventType() == core.EventMessageEdit || data.EventType() == core.EventMessageRevokeEveryone
-		if !durable || ctx.Err() != nil || time.Now().After(deadline) {
+		if ctx.Err() != nil || time.Now().After(deadline) {
 			s.logError("publish event", "event", string(ev.Type), "eventId", string(ev.ID), "error", err)
 			return false
 		}
 		s.logWarn("publish event failed, retrying", "event", string(ev.Type), "error", err)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if !retry.Sleep(ctx, publishBackoff.Delay(attempt)) {
+			return false
 		}
-		wait = min(wait*2, 5*time.Second)
 	}
 }
+
+// publishBackoff paces publishKeyed's retries.
+var publishBackoff = retry.Policy{Initial: 50 * time.Millisecond, Max: 5 * time.Second}
 
 // setStatus moves the state machine and emits session.status when the status changed.
 func (s *session) setStatus(st core.SessionStatus, reason string, bannedUntil *time.Time) {
