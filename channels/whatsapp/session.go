@@ -14,8 +14,8 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/28web/hub/channels/core"
-	"github.com/28web/hub/platform/retry"
 	plog "github.com/28web/hub/platform/log"
+	"github.com/28web/hub/platform/retry"
 )
 
 // session is one account: its whatsmeow client and its state machine. Its fields are guarded by
