@@ -166,8 +166,8 @@ type MediaInfo struct {
 
 // SessionStatusEvent is the payload of session.status.
 type SessionStatusEvent struct {
-	Status         SessionStatus `json:"status"`
-	PreviousStatus SessionStatus `json:"previousStatus,omitempty"`
+	Status         SessionStatus `json:"status" enum:"connecting,qr_code,connected,disconnected,logged_out,banned,failed,deleted" doc:"The new status; deleted is the session's last event, sent when it is deleted through the API."`
+	PreviousStatus SessionStatus `json:"previousStatus,omitempty" enum:"connecting,qr_code,connected,disconnected,logged_out,banned,failed"`
 	Reason         string        `json:"reason,omitempty"`
 	BannedUntil    *time.Time    `json:"bannedUntil,omitempty"`
 }

@@ -47,3 +47,13 @@ func NewEventID() EventID {
 	}
 	return EventID(id.String())
 }
+
+// eventNamespace derives the ids of events that may be reported more than once.
+var eventNamespace = uuid.MustParse("6f1f6a52-3b1e-4d43-9a58-2f0b5d0c7e11")
+
+// DerivedEventID is the id of an event identified by key within its session and type: reporting
+// the same thing twice (a redelivery, a retried call) yields the same id, so consumers deduplicate
+// it.
+func DerivedEventID(session SessionID, t EventType, key string) EventID {
+	return EventID(uuid.NewSHA1(eventNamespace, []byte(string(session)+"\x00"+string(t)+"\x00"+key)).String())
+}

@@ -151,6 +151,10 @@ const (
 	MessageStatusReceived  MessageStatus = "received"
 )
 
+// ErrorSessionDeleted is the error of accepted messages that were never sent because their
+// session was deleted (with force) first.
+const ErrorSessionDeleted = "session_deleted"
+
 // MessageStatuses lists every status, for API enums.
 var MessageStatuses = []MessageStatus{MessageStatusQueued, MessageStatusSent, MessageStatusDelivered, MessageStatusRead, MessageStatusFailed, MessageStatusReceived}
 

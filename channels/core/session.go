@@ -21,6 +21,9 @@ const (
 	StatusBanned SessionStatus = "banned"
 	// StatusFailed: the session cannot continue (e.g. replaced by another client, outdated); terminal.
 	StatusFailed SessionStatus = "failed"
+	// StatusDeleted: the session was deleted through the API. Only the session.status event
+	// carries it (the session's last event); a deleted session is not listed any more.
+	StatusDeleted SessionStatus = "deleted"
 )
 
 // SessionStatuses lists every status, for API enums.
@@ -29,7 +32,7 @@ var SessionStatuses = []SessionStatus{StatusConnecting, StatusQRCode, StatusConn
 
 // Terminal reports whether a session in this status stays there without outside action.
 func (s SessionStatus) Terminal() bool {
-	return s == StatusLoggedOut || s == StatusFailed
+	return s == StatusLoggedOut || s == StatusFailed || s == StatusDeleted
 }
 
 // Session is the channel-agnostic view of one account session.

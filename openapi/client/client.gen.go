@@ -461,6 +461,75 @@ func (e SessionStatus) Valid() bool {
 	}
 }
 
+// Defines values for SessionStatusEventPreviousStatus.
+const (
+	SessionStatusEventPreviousStatusBanned       SessionStatusEventPreviousStatus = "banned"
+	SessionStatusEventPreviousStatusConnected    SessionStatusEventPreviousStatus = "connected"
+	SessionStatusEventPreviousStatusConnecting   SessionStatusEventPreviousStatus = "connecting"
+	SessionStatusEventPreviousStatusDisconnected SessionStatusEventPreviousStatus = "disconnected"
+	SessionStatusEventPreviousStatusFailed       SessionStatusEventPreviousStatus = "failed"
+	SessionStatusEventPreviousStatusLoggedOut    SessionStatusEventPreviousStatus = "logged_out"
+	SessionStatusEventPreviousStatusQrCode       SessionStatusEventPreviousStatus = "qr_code"
+)
+
+// Valid indicates whether the value is a known member of the SessionStatusEventPreviousStatus enum.
+func (e SessionStatusEventPreviousStatus) Valid() bool {
+	switch e {
+	case SessionStatusEventPreviousStatusBanned:
+		return true
+	case SessionStatusEventPreviousStatusConnected:
+		return true
+	case SessionStatusEventPreviousStatusConnecting:
+		return true
+	case SessionStatusEventPreviousStatusDisconnected:
+		return true
+	case SessionStatusEventPreviousStatusFailed:
+		return true
+	case SessionStatusEventPreviousStatusLoggedOut:
+		return true
+	case SessionStatusEventPreviousStatusQrCode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SessionStatusEventStatus.
+const (
+	SessionStatusEventStatusBanned       SessionStatusEventStatus = "banned"
+	SessionStatusEventStatusConnected    SessionStatusEventStatus = "connected"
+	SessionStatusEventStatusConnecting   SessionStatusEventStatus = "connecting"
+	SessionStatusEventStatusDeleted      SessionStatusEventStatus = "deleted"
+	SessionStatusEventStatusDisconnected SessionStatusEventStatus = "disconnected"
+	SessionStatusEventStatusFailed       SessionStatusEventStatus = "failed"
+	SessionStatusEventStatusLoggedOut    SessionStatusEventStatus = "logged_out"
+	SessionStatusEventStatusQrCode       SessionStatusEventStatus = "qr_code"
+)
+
+// Valid indicates whether the value is a known member of the SessionStatusEventStatus enum.
+func (e SessionStatusEventStatus) Valid() bool {
+	switch e {
+	case SessionStatusEventStatusBanned:
+		return true
+	case SessionStatusEventStatusConnected:
+		return true
+	case SessionStatusEventStatusConnecting:
+		return true
+	case SessionStatusEventStatusDeleted:
+		return true
+	case SessionStatusEventStatusDisconnected:
+		return true
+	case SessionStatusEventStatusFailed:
+		return true
+	case SessionStatusEventStatusLoggedOut:
+		return true
+	case SessionStatusEventStatusQrCode:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListMessagesParamsDirection.
 const (
 	ListMessagesParamsDirectionIn  ListMessagesParamsDirection = "in"
@@ -1475,11 +1544,19 @@ type SessionStats struct {
 
 // SessionStatusEvent defines model for SessionStatusEvent.
 type SessionStatusEvent struct {
-	BannedUntil    *time.Time `json:"bannedUntil,omitempty"`
-	PreviousStatus *string    `json:"previousStatus,omitempty"`
-	Reason         *string    `json:"reason,omitempty"`
-	Status         string     `json:"status"`
+	BannedUntil    *time.Time                        `json:"bannedUntil,omitempty"`
+	PreviousStatus *SessionStatusEventPreviousStatus `json:"previousStatus,omitempty"`
+	Reason         *string                           `json:"reason,omitempty"`
+
+	// Status The new status; deleted is the session's last event, sent when it is deleted through the API.
+	Status SessionStatusEventStatus `json:"status"`
 }
+
+// SessionStatusEventPreviousStatus defines model for SessionStatusEvent.PreviousStatus.
+type SessionStatusEventPreviousStatus string
+
+// SessionStatusEventStatus The new status; deleted is the session's last event, sent when it is deleted through the API.
+type SessionStatusEventStatus string
 
 // Stats defines model for Stats.
 type Stats struct {
@@ -1553,6 +1630,12 @@ type WebhookDisabledEvent struct {
 	EndpointId string `json:"endpointId"`
 	Reason     string `json:"reason"`
 	Url        string `json:"url"`
+}
+
+// DeleteSessionParams defines parameters for DeleteSession.
+type DeleteSessionParams struct {
+	// Force Delete although accepted messages were not sent yet: each is marked failed with error session_deleted and reported as a message_failed event. Without it such a delete answers 409.
+	Force *bool `form:"force,omitempty" json:"force,omitempty"`
 }
 
 // ListMessagesParams defines parameters for ListMessages.
@@ -1764,10 +1847,10 @@ type ClientInterface interface {
 
 	// DeleteSession Delete a session
 	//
-	// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages.
+	// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages. While accepted messages are not sent yet it answers 409, unless force=true: they are then failed (error session_deleted) and each reported as message_failed. The session's last events are disconnected and session.status (deleted); its own webhooks receive them, then are removed.
 	//
 	// Corresponds with DELETE /api/v1/sessions/{id} (the `DeleteSession` operationId).
-	DeleteSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteSession(ctx context.Context, id string, params *DeleteSessionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSession Get a session
 	//
@@ -2146,11 +2229,11 @@ func (c *Client) CreateSession(ctx context.Context, body CreateSessionJSONReques
 
 // DeleteSession Delete a session
 //
-// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages.
+// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages. While accepted messages are not sent yet it answers 409, unless force=true: they are then failed (error session_deleted) and each reported as message_failed. The session's last events are disconnected and session.status (deleted); its own webhooks receive them, then are removed.
 //
 // Corresponds with DELETE /api/v1/sessions/{id} (the `DeleteSession` operationId).
-func (c *Client) DeleteSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteSessionRequest(c.Server, id)
+func (c *Client) DeleteSession(ctx context.Context, id string, params *DeleteSessionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSessionRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2958,7 +3041,7 @@ func NewCreateSessionRequestWithBody(server string, contentType string, body io.
 }
 
 // NewDeleteSessionRequest constructs an http.Request for the DeleteSession method
-func NewDeleteSessionRequest(server string, id string) (*http.Request, error) {
+func NewDeleteSessionRequest(server string, id string, params *DeleteSessionParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2981,6 +3064,33 @@ func NewDeleteSessionRequest(server string, id string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Force != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "force", *params.Force, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
@@ -4540,12 +4650,12 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteSessionWithResponse Delete a session
 	//
-	// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages.
+	// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages. While accepted messages are not sent yet it answers 409, unless force=true: they are then failed (error session_deleted) and each reported as message_failed. The session's last events are disconnected and session.status (deleted); its own webhooks receive them, then are removed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/v1/sessions/{id} (the `DeleteSession` operationId).
-	DeleteSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteSessionResponse, error)
+	DeleteSessionWithResponse(ctx context.Context, id string, params *DeleteSessionParams, reqEditors ...RequestEditorFn) (*DeleteSessionResponse, error)
 
 	// GetSessionWithResponse Get a session
 	//
@@ -5104,6 +5214,8 @@ type DeleteSessionResponse struct {
 	ApplicationproblemJSON401 *ErrorModel
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ErrorModel
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -5122,6 +5234,11 @@ func (r DeleteSessionResponse) GetApplicationproblemJSON401() *ErrorModel {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteSessionResponse) GetApplicationproblemJSON404() *ErrorModel {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteSessionResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -8111,13 +8228,13 @@ func (c *ClientWithResponses) CreateSessionWithResponse(ctx context.Context, bod
 
 // DeleteSessionWithResponse Delete a session
 //
-// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages.
+// Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages. While accepted messages are not sent yet it answers 409, unless force=true: they are then failed (error session_deleted) and each reported as message_failed. The session's last events are disconnected and session.status (deleted); its own webhooks receive them, then are removed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /api/v1/sessions/{id} (the `DeleteSession` operationId).
-func (c *ClientWithResponses) DeleteSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteSessionResponse, error) {
-	rsp, err := c.DeleteSession(ctx, id, reqEditors...)
+func (c *ClientWithResponses) DeleteSessionWithResponse(ctx context.Context, id string, params *DeleteSessionParams, reqEditors ...RequestEditorFn) (*DeleteSessionResponse, error) {
+	rsp, err := c.DeleteSession(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8962,6 +9079,13 @@ func ParseDeleteSessionResponse(rsp *http.Response) (*DeleteSessionResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ErrorModel

@@ -30,6 +30,9 @@ type Deps struct {
 	Pipeline *pipeline.Pipeline
 	Errors   *httpserver.ErrorMapper
 	Logger   *slog.Logger
+	// Sink reports what the API itself decides: the failures and the last events of a deleted
+	// session.
+	Sink core.EventSink
 	// Webhooks, when present, takes the webhook endpoints given at session creation.
 	Webhooks *webhook.Service `optional:"true"`
 }

@@ -39,6 +39,21 @@ type gateway struct {
 	net  *fakechannel.Network
 	prov *fakechannel.Provider
 	st   *store.Store
+	// rec records every event published, besides the bus.
+	rec *channeltest.Recorder
+}
+
+// teeSink publishes to the bus and records.
+type teeSink struct {
+	core.EventSink
+	rec *channeltest.Recorder
+}
+
+func (s teeSink) Publish(ctx context.Context, e core.Event) error {
+	if err := s.rec.Publish(ctx, e); err != nil {
+		return err
+	}
+	return s.EventSink.Publish(ctx, e)
 }
 
 // newGateway runs the API on a real HTTP server over the fake channel, SQLite and the in-process bus.
@@ -47,7 +62,8 @@ func newGateway(t *testing.T, minimal bool) *gateway {
 	b, err := bus.New(bustest.Config(), log.Discard())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
-	sink := eventbus.NewSink(b.Publisher())
+	rec := channeltest.NewRecorder()
+	sink := teeSink{EventSink: eventbus.NewSink(b.Publisher()), rec: rec}
 	net := fakechannel.NewNetwork()
 	prov := fakechannel.New(net, sink)
 	require.NoError(t, prov.Start(t.Context()))
@@ -70,13 +86,13 @@ func newGateway(t *testing.T, minimal bool) *gateway {
 	cfg.RateLimit.PerIP.Disabled, cfg.RateLimit.PerKey.Disabled = true, true
 	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "test", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(api.ErrorMappings()...))
 	require.NoError(t, err)
-	api.Register(srv.API(), api.Deps{Provider: provider, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard()})
+	api.Register(srv.API(), api.Deps{Provider: provider, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink})
 	reg, err := health.NewRegistry("test", time.Second, t.TempDir())
 	require.NoError(t, err)
 	health.Register(srv.API(), reg)
 	require.NoError(t, srv.Start(t.Context()))
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return &gateway{t: t, base: "http://" + srv.Addr(), net: net, prov: prov, st: st}
+	return &gateway{t: t, base: "http://" + srv.Addr(), net: net, prov: prov, st: st, rec: rec}
 }
 
 type response struct {

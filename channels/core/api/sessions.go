@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -129,7 +130,10 @@ func (h *Handlers) registerSessions(api huma.API) {
 	huma.Register(api, withErrors(op("getSession", http.MethodGet, "/sessions/{id}", tagSessions, "Get a session", "The session's current status.", 0), notFound),
 		httpserver.Handle(h.Errors, h.getSession))
 	huma.Register(api, withErrors(op("deleteSession", http.MethodDelete, "/sessions/{id}", tagSessions, "Delete a session",
-		"Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages.", http.StatusNoContent), notFound),
+		"Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages. "+
+			"While accepted messages are not sent yet it answers 409, unless force=true: they are then failed (error session_deleted) and "+
+			"each reported as message_failed. The session's last events are disconnected and session.status (deleted); its own webhooks "+
+			"receive them, then are removed.", http.StatusNoContent), notFound, conflict),
 		httpserver.Handle(h.Errors, h.deleteSession))
 	qrOp := withErrors(op("getSessionQR", http.MethodGet, "/sessions/{id}/qr", tagSessions, "Get the login QR code",
 		"The current QR of a session waiting to be paired, as text and PNG (format=json) or as image/png (format=image). "+
@@ -211,24 +215,100 @@ func (h *Handlers) getSession(ctx context.Context, in *SessionPath) (*sessionOut
 	return &sessionOutput{Body: h.view(s)}, nil
 }
 
-func (h *Handlers) deleteSession(ctx context.Context, in *SessionPath) (*emptyOutput, error) {
-	perr := h.Provider.DeleteSession(ctx, in.ID)
-	if perr != nil && !errors.Is(perr, core.ErrNotFound) {
-		return nil, perr
+// deleteSessionInput is the session to delete.
+type deleteSessionInput struct {
+	SessionPath
+	Force bool `query:"force" doc:"Delete although accepted messages were not sent yet: each is marked failed with error session_deleted and reported as a message_failed event. Without it such a delete answers 409."`
+}
+
+func (h *Handlers) deleteSession(ctx context.Context, in *deleteSessionInput) (*emptyOutput, error) {
+	existed, previous, err := h.sessionState(ctx, in.ID)
+	if err != nil {
+		return nil, err
 	}
-	serr := h.Store.DeleteSession(ctx, in.ID)
-	if serr != nil && !errors.Is(serr, core.ErrNotFound) {
-		return nil, serr
-	}
-	if perr != nil && serr != nil {
+	if !existed {
 		return nil, fmt.Errorf("session %s: %w", in.ID, core.ErrNotFound)
 	}
-	if h.Webhooks != nil {
-		if err := h.Webhooks.DeleteSessionEndpoints(ctx, in.ID); err != nil {
+	if !in.Force {
+		queued, err := h.Store.CountQueued(ctx, in.ID)
+		if err != nil {
 			return nil, err
 		}
+		if queued > 0 {
+			return nil, fmt.Errorf("session %s has %d accepted messages not sent yet: wait for them, or delete with force=true to fail them (each reported as message_failed): %w",
+				in.ID, queued, core.ErrConflict)
+		}
+	}
+	if err := h.Provider.DeleteSession(ctx, in.ID); err != nil && !errors.Is(err, core.ErrNotFound) {
+		return nil, err
+	}
+	// Report before forgetting: the failures and the session's last events are durable before
+	// the row (and with it the messages) goes, so a crash in between reports them again on retry.
+	failed, err := h.Store.FailQueued(ctx, in.ID, core.ErrorSessionDeleted)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.reportFailed(ctx, in.ID, failed); err != nil {
+		return nil, err
+	}
+	if err := h.publish(ctx, in.ID, &core.DisconnectedEvent{Reason: "session deleted", IsReconnectable: false}); err != nil {
+		return nil, err
+	}
+	// The session's last event: its own webhooks retire after it.
+	if err := h.publish(ctx, in.ID, &core.SessionStatusEvent{Status: core.StatusDeleted, PreviousStatus: previous, Reason: "deleted through the API"}); err != nil {
+		return nil, err
+	}
+	late, err := h.Store.RemoveSession(ctx, in.ID, core.ErrorSessionDeleted)
+	if err != nil && !errors.Is(err, core.ErrNotFound) {
+		return nil, err
+	}
+	// Accepted between the two steps: reported too.
+	late = slices.DeleteFunc(late, func(m store.Message) bool {
+		return slices.ContainsFunc(failed, func(f store.Message) bool { return f.ID == m.ID })
+	})
+	if err := h.reportFailed(ctx, in.ID, late); err != nil {
+		return nil, err
 	}
 	return &emptyOutput{}, nil
+}
+
+// sessionState tells whether a session exists (in the channel or the registry) and its status.
+func (h *Handlers) sessionState(ctx context.Context, id core.SessionID) (bool, core.SessionStatus, error) {
+	s, err := h.Provider.Session(ctx, id)
+	if err == nil {
+		return true, s.Status, nil
+	}
+	if !errors.Is(err, core.ErrNotFound) {
+		return false, "", err
+	}
+	row, err := h.Store.Session(ctx, id)
+	if errors.Is(err, core.ErrNotFound) {
+		return false, "", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	return true, row.Status, nil
+}
+
+// reportFailed publishes message_failed for messages failed by a session's deletion. Their
+// event ids derive from the message, so reporting one twice is deduplicated downstream.
+func (h *Handlers) reportFailed(ctx context.Context, session core.SessionID, msgs []store.Message) error {
+	for _, m := range msgs {
+		ev := core.NewEvent(session, &core.MessageFailedEvent{ID: m.ID, To: string(m.ChatID), Error: core.ErrorSessionDeleted, Attempts: m.Attempts})
+		ev.ID = core.DerivedEventID(session, core.EventMessageFailed, string(m.ID)+"\x00"+core.ErrorSessionDeleted)
+		if err := h.Sink.Publish(ctx, ev); err != nil {
+			return fmt.Errorf("report message %s failed: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+func (h *Handlers) publish(ctx context.Context, session core.SessionID, data core.EventData) error {
+	if err := h.Sink.Publish(ctx, core.NewEvent(session, data)); err != nil {
+		return fmt.Errorf("publish %s of %s: %w", data.EventType(), session, err)
+	}
+	return nil
 }
 
 func (h *Handlers) getQR(ctx context.Context, in *qrInput) (*qrOutput, error) {

@@ -8,6 +8,7 @@ package projection
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -36,17 +37,17 @@ func New(st *store.Store, logger *slog.Logger) *Projector {
 
 // Apply records one event. It is idempotent: applying an event twice leaves the same state.
 func (p *Projector) Apply(ctx context.Context, e core.Event) error {
-	return apply(ctx, p.store, e)
+	return p.apply(ctx, p.store, e)
 }
 
 // ApplyBatch records events in order in one transaction: all or none.
 func (p *Projector) ApplyBatch(ctx context.Context, events []core.Event) error {
 	if len(events) == 1 {
-		return apply(ctx, p.store, events[0])
+		return p.apply(ctx, p.store, events[0])
 	}
 	return p.store.InTx(ctx, func(ctx context.Context, tx *store.Store) error {
 		for _, e := range events {
-			if err := apply(ctx, tx, e); err != nil {
+			if err := p.apply(ctx, tx, e); err != nil {
 				return fmt.Errorf("event %s (%s): %w", e.ID, e.Type, err)
 			}
 		}
@@ -54,13 +55,20 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []core.Event) error {
 	})
 }
 
-func apply(ctx context.Context, st *store.Store, e core.Event) error {
+func (p *Projector) apply(ctx context.Context, st *store.Store, e core.Event) error {
 	switch d := e.Data.(type) {
 	case *core.MessageEvent:
 		if d.Kind != core.EventMessageCreate {
 			return nil // message_create carries every message; message repeats the incoming ones
 		}
-		return recordMessage(ctx, st, e.SessionID, d)
+		err := recordMessage(ctx, st, e.SessionID, d)
+		if errors.Is(err, core.ErrNotFound) {
+			// The session was deleted, or never registered: nothing to attach the message to.
+			p.logger.Warn("message of an unknown session not stored", slog.String(log.SessionKey, string(e.SessionID)),
+				slog.String("messageId", string(d.ID)), slog.String("eventId", string(e.ID)))
+			return nil
+		}
+		return err
 	case *core.MessageAckEvent:
 		_, err := st.ApplyAck(ctx, e.SessionID, d.ID, d.Ack, e.Timestamp)
 		return err

@@ -185,8 +185,11 @@ func (p *Provider) Sessions(ctx context.Context) ([]core.Session, error) {
 }
 
 // DeleteSession implements core.Provider.
+// The hub's own API already decided what happens to its accepted messages, so the gateway is
+// told to delete with force: whatever it still queued is failed and reported.
 func (p *Provider) DeleteSession(ctx context.Context, id core.SessionID) error {
-	res, err := p.api.DeleteSessionWithResponse(ctx, string(id))
+	force := true
+	res, err := p.api.DeleteSessionWithResponse(ctx, string(id), &client.DeleteSessionParams{Force: &force})
 	return check("delete session", err, res, http.StatusNoContent)
 }
 

@@ -60,7 +60,7 @@ func newGatewayEnv(t *testing.T) channeltest.Env {
 	cfg.RateLimit.PerIP.Disabled, cfg.RateLimit.PerKey.Disabled = true, true
 	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "gateway", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(api.ErrorMappings()...))
 	require.NoError(t, err)
-	api.Register(srv.API(), api.Deps{Provider: fake, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard()})
+	api.Register(srv.API(), api.Deps{Provider: fake, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink})
 	reg, err := health.NewRegistry("test", time.Second, t.TempDir())
 	require.NoError(t, err)
 	health.Register(srv.API(), reg)

@@ -206,15 +206,23 @@ func (s *Store) ApplyAck(ctx context.Context, session core.SessionID, id core.Me
 }
 
 // RecordMessage stores a message the channel reported (incoming, or sent from the phone).
-// Re-reporting the same message changes nothing, and a message of a session deleted meanwhile
-// is dropped.
+// Re-reporting the same message changes nothing. A message of a session the registry does not
+// know (deleted meanwhile) is not stored: the error wraps core.ErrNotFound. The session is looked
+// up first rather than left to the foreign key, whose violation would abort the caller's
+// PostgreSQL transaction and with it every other event of the batch.
 func (s *Store) RecordMessage(ctx context.Context, m Message) error {
+	known, err := s.db.NewSelect().Model((*SessionRow)(nil)).Where("id = ?", m.SessionID).Exists(ctx)
+	if err != nil {
+		return fmt.Errorf("record message %s: check session: %w", m.ID, err)
+	}
+	if !known {
+		return fmt.Errorf("record message %s: session %s: %w", m.ID, m.SessionID, core.ErrNotFound)
+	}
 	t := now()
 	m.CreatedAt, m.UpdatedAt = t, t
 	if _, err := s.db.NewInsert().Model(&m).On("CONFLICT (session_id, id) DO NOTHING").Exec(ctx); err != nil {
-		if isForeignKeyViolation(err) {
-			return nil
-		}
+		// A foreign-key violation here is a delete racing this insert: the caller retries, and
+		// then finds the session gone.
 		return fmt.Errorf("record message %s: %w", m.ID, err)
 	}
 	return nil

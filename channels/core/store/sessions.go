@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/28web/hub/channels/core"
 )
@@ -91,6 +92,65 @@ func (s *Store) DeleteSession(ctx context.Context, id core.SessionID) error {
 		return fmt.Errorf("session %s: %w", id, core.ErrNotFound)
 	}
 	return nil
+}
+
+// FailQueued ends every accepted, unsent outbound message of a session as failed with reason,
+// and returns every message of the session failed with that reason, including those an earlier,
+// interrupted call failed: their failure can then be reported (again; reports are idempotent).
+func (s *Store) FailQueued(ctx context.Context, id core.SessionID, reason string) ([]Message, error) {
+	var failed []Message
+	err := s.InTx(ctx, func(ctx context.Context, tx *Store) error {
+		var err error
+		failed, err = tx.failQueued(ctx, id, reason)
+		return err
+	})
+	return failed, err
+}
+
+func (s *Store) failQueued(ctx context.Context, id core.SessionID, reason string) ([]Message, error) {
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("status = ?", core.MessageStatusFailed).Set("error = ?", reason).Set("updated_at = ?", now()).
+		Where("session_id = ? AND direction = ? AND status = ?", id, core.DirectionOut, core.MessageStatusQueued).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("fail queued messages of %s: %w", id, err)
+	}
+	var failed []Message
+	if err := s.db.NewSelect().Model(&failed).Column("session_id", "id", "chat_id", "attempts", "error").
+		Where("session_id = ? AND direction = ? AND status = ? AND error = ?", id, core.DirectionOut, core.MessageStatusFailed, reason).
+		Order("created_at", "id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list failed messages of %s: %w", id, err)
+	}
+	return failed, nil
+}
+
+// RemoveSession deletes a session with its messages and contacts, after failing (with reason)
+// what is still queued, which it returns. An accept racing with it either commits first (and is
+// returned here) or fails with core.ErrNotFound: nothing accepted disappears unreported.
+func (s *Store) RemoveSession(ctx context.Context, id core.SessionID, reason string) ([]Message, error) {
+	var failed []Message
+	err := s.InTx(ctx, func(ctx context.Context, tx *Store) error {
+		// Hold the row: an accept's foreign-key check waits for this transaction and then finds
+		// the session gone. (SQLite's write transaction excludes every other writer anyway.)
+		q := tx.db.NewSelect().Model((*SessionRow)(nil)).Column("id").Where("id = ?", id)
+		if tx.db.Dialect().Name() == dialect.PG {
+			q = q.For("UPDATE")
+		}
+		var ids []string
+		if err := q.Scan(ctx, &ids); err != nil {
+			return fmt.Errorf("lock session %s: %w", id, err)
+		}
+		if len(ids) == 0 {
+			return fmt.Errorf("session %s: %w", id, core.ErrNotFound)
+		}
+		var err error
+		if failed, err = tx.failQueued(ctx, id, reason); err != nil {
+			return err
+		}
+		return tx.DeleteSession(ctx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return failed, nil
 }
 
 // ApplySession records what the channel reports of a session (status, account, reason).

@@ -104,9 +104,12 @@ func (d *Dispatcher) putEndpoint(e *Endpoint, known bool) {
 	if st == nil {
 		st = &endpointState{chains: map[core.SessionID]*chain{}, overflow: known}
 		d.endpoints[e.ID] = st
-		if e.SessionID != "" {
+		if e.SessionID != "" && !e.Retired() {
 			d.bySession[e.SessionID] = append(d.bySession[e.SessionID], e.ID)
 		}
+	}
+	if e.Retired() && st.ep != nil && !st.ep.Retired() {
+		d.unmatch(e)
 	}
 	st.ep = e
 	d.updateDisabledGauge()
@@ -124,15 +127,22 @@ func (d *Dispatcher) removeEndpoint(id EndpointID) {
 		return
 	}
 	delete(d.endpoints, id)
-	if s := st.ep.SessionID; s != "" {
-		ids := slices.DeleteFunc(d.bySession[s], func(x EndpointID) bool { return x == id })
-		if len(ids) == 0 {
-			delete(d.bySession, s)
-		} else {
-			d.bySession[s] = ids
-		}
-	}
+	d.unmatch(st.ep)
 	d.updateDisabledGauge()
+}
+
+// unmatch stops routing e's session's events to e. d.mu must be held.
+func (d *Dispatcher) unmatch(e *Endpoint) {
+	s := e.SessionID
+	if s == "" {
+		return
+	}
+	ids := slices.DeleteFunc(d.bySession[s], func(x EndpointID) bool { return x == e.ID })
+	if len(ids) == 0 {
+		delete(d.bySession, s)
+	} else {
+		d.bySession[s] = ids
+	}
 }
 
 // endpoint returns the current snapshot of an endpoint.
@@ -146,13 +156,15 @@ func (d *Dispatcher) endpoint(id EndpointID) (*Endpoint, bool) {
 	return st.ep, true
 }
 
-// snapshot returns every endpoint.
+// snapshot returns every live endpoint: retired ones only finish their deliveries.
 func (d *Dispatcher) snapshot() []*Endpoint {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]*Endpoint, 0, len(d.endpoints))
 	for _, st := range d.endpoints {
-		out = append(out, st.ep)
+		if !st.ep.Retired() {
+			out = append(out, st.ep)
+		}
 	}
 	return out
 }

@@ -55,12 +55,18 @@ type Endpoint struct {
 	DisabledAt        time.Time
 	DisabledReason    string
 	FailingSince      time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// RetiredAt is set once the endpoint's session was deleted: it receives no new event,
+	// delivers what it holds, then is deleted.
+	RetiredAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Disabled reports whether deliveries to e are paused.
 func (e *Endpoint) Disabled() bool { return !e.DisabledAt.IsZero() }
+
+// Retired reports whether e's session was deleted.
+func (e *Endpoint) Retired() bool { return !e.RetiredAt.IsZero() }
 
 // Wants reports whether e receives events of type t.
 func (e *Endpoint) Wants(t core.EventType) bool {

@@ -259,6 +259,10 @@ func (s *Service) Ingest(ctx context.Context, ev core.Event) error {
 		}
 		s.disp.adopt(open, payload)
 	}
+	if st, ok := ev.Data.(*core.SessionStatusEvent); ok && st.Status == core.StatusDeleted {
+		// The session's last event: its endpoints take nothing newer, deliver what they hold.
+		return s.retireSession(ctx, ev.SessionID, ev.Timestamp)
+	}
 	return nil
 }
 
@@ -567,6 +571,48 @@ func (s *Service) DeleteSessionEndpoint(ctx context.Context, session core.Sessio
 	return s.store.deleteEndpoints(ctx, s.store.db, []EndpointID{id}, s.disp.now())
 }
 
+// retireSession retires the endpoints session had when it was deleted at deletedAt (endpoints of
+// a session created again since under the same id stay). Idempotent: a redelivered event
+// retires nothing more.
+func (s *Service) retireSession(ctx context.Context, session core.SessionID, deletedAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.disp.now()
+	var retired []*Endpoint
+	for _, e := range s.disp.snapshot() {
+		if e.SessionID == session && session != "" && !e.CreatedAt.After(deletedAt) {
+			cp := *e
+			cp.RetiredAt, cp.UpdatedAt = now, now
+			retired = append(retired, &cp)
+		}
+	}
+	ids := make([]EndpointID, len(retired))
+	for i, e := range retired {
+		ids[i] = e.ID
+	}
+	if err := s.store.retireEndpoints(ctx, ids, now); err != nil {
+		return err
+	}
+	for _, e := range retired {
+		s.disp.putEndpoint(e, true)
+	}
+	return nil
+}
+
+// dropDrained deletes the retired endpoints that delivered everything they held.
+func (s *Service) dropDrained(ctx context.Context) error {
+	ids, err := s.store.drainedRetired(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.disp.removeEndpoint(id)
+	}
+	return s.store.deleteEndpoints(ctx, s.store.db, ids, s.disp.now())
+}
+
 // DeleteSessionEndpoints deletes every endpoint of a session (call it when the session is
 // deleted) and cancels their pending deliveries.
 func (s *Service) DeleteSessionEndpoints(ctx context.Context, session core.SessionID) error {
@@ -734,18 +780,21 @@ func (s *Service) Check(_ context.Context) error {
 
 // pruneLoop deletes old finished deliveries every PruneInterval.
 func (s *Service) pruneLoop(ctx context.Context) {
-	if s.cfg.Retention < 0 {
-		return
-	}
-	t := time.NewTicker(s.cfg.PruneInterval)
-	defer t.Stop()
+	prune := time.NewTicker(s.cfg.PruneInterval)
+	defer prune.Stop()
+	drained := time.NewTicker(s.cfg.PollInterval)
+	defer drained.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-prune.C:
 			if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Error("prune webhook deliveries", "error", err)
+			}
+		case <-drained.C:
+			if err := s.dropDrained(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Error("delete retired webhook endpoints", "error", err)
 			}
 		}
 	}

@@ -38,6 +38,7 @@ type endpointRow struct {
 	DisabledAt              *int64  `bun:"disabled_at"`
 	DisabledReason          *string `bun:"disabled_reason"`
 	FailingSince            *int64  `bun:"failing_since"`
+	RetiredAt               *int64  `bun:"retired_at"`
 	CreatedAt               int64   `bun:"created_at"`
 	UpdatedAt               int64   `bun:"updated_at"`
 }
@@ -73,7 +74,7 @@ func toRow(e *Endpoint) (*endpointRow, error) {
 		ID: string(e.ID), SessionID: strPtr(string(e.SessionID)), URL: e.URL, Events: string(events),
 		Headers: string(hb), Secret: e.Secret, PreviousSecret: strPtr(e.PreviousSecret),
 		PreviousSecretExpiresAt: ms(e.PreviousExpiresAt), DisabledAt: ms(e.DisabledAt),
-		DisabledReason: strPtr(e.DisabledReason), FailingSince: ms(e.FailingSince),
+		DisabledReason: strPtr(e.DisabledReason), FailingSince: ms(e.FailingSince), RetiredAt: ms(e.RetiredAt),
 		CreatedAt: e.CreatedAt.UnixMilli(), UpdatedAt: e.UpdatedAt.UnixMilli(),
 	}, nil
 }
@@ -90,7 +91,7 @@ func (r *endpointRow) endpoint() (*Endpoint, error) {
 		ID: EndpointID(r.ID), SessionID: core.SessionID(deref(r.SessionID)), URL: r.URL, Secret: r.Secret,
 		PreviousSecret: deref(r.PreviousSecret), PreviousExpiresAt: fromMS(r.PreviousSecretExpiresAt),
 		DisabledAt: fromMS(r.DisabledAt), DisabledReason: deref(r.DisabledReason),
-		FailingSince: fromMS(r.FailingSince), CreatedAt: time.UnixMilli(r.CreatedAt).UTC(),
+		FailingSince: fromMS(r.FailingSince), RetiredAt: fromMS(r.RetiredAt), CreatedAt: time.UnixMilli(r.CreatedAt).UTC(),
 		UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
 	}
 	if err := json.Unmarshal([]byte(r.Events), &e.Events); err != nil {
@@ -131,6 +132,7 @@ func (s *store) upsertEndpoint(ctx context.Context, db bun.IDB, e *Endpoint) err
 		Set("secret = EXCLUDED.secret, previous_secret = EXCLUDED.previous_secret").
 		Set("previous_secret_expires_at = EXCLUDED.previous_secret_expires_at, disabled_at = EXCLUDED.disabled_at").
 		Set("disabled_reason = EXCLUDED.disabled_reason, failing_since = EXCLUDED.failing_since, updated_at = EXCLUDED.updated_at").
+		Set("retired_at = EXCLUDED.retired_at").
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("save webhook endpoint %s: %w", e.ID, err)
@@ -156,6 +158,30 @@ func (s *store) deleteEndpoints(ctx context.Context, db bun.IDB, ids []EndpointI
 }
 
 var openStatuses = []DeliveryStatus{StatusPending, StatusRetrying}
+
+// retireEndpoints marks endpoints retired at now.
+func (s *store) retireEndpoints(ctx context.Context, ids []EndpointID, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.db.NewUpdate().TableExpr("webhook_endpoints").Set("retired_at = ?", now.UnixMilli()).
+		Set("updated_at = ?", now.UnixMilli()).Where("id IN (?)", bun.List(ids)).Where("retired_at IS NULL").Exec(ctx); err != nil {
+		return fmt.Errorf("retire webhook endpoints: %w", err)
+	}
+	return nil
+}
+
+// drainedRetired returns the retired endpoints with no open delivery left.
+func (s *store) drainedRetired(ctx context.Context) ([]EndpointID, error) {
+	var ids []EndpointID
+	open := s.db.NewSelect().TableExpr("webhook_deliveries AS d").ColumnExpr("1").
+		Where("d.endpoint_id = e.id").Where("d.status IN (?)", bun.List(openStatuses))
+	if err := s.db.NewSelect().TableExpr("webhook_endpoints AS e").Column("e.id").
+		Where("e.retired_at IS NOT NULL").Where("NOT EXISTS (?)", open).Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("find drained retired endpoints: %w", err)
+	}
+	return ids, nil
+}
 
 // errEndpointDisabled is the error recorded on deliveries created while their endpoint was
 // disabled.

@@ -44,7 +44,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a session
-         * @description Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages.
+         * @description Logs the session out of WhatsApp when it is paired, wipes its credentials, stops its client and forgets its messages. While accepted messages are not sent yet it answers 409, unless force=true: they are then failed (error session_deleted) and each reported as message_failed. The session's last events are disconnected and session.status (deleted); its own webhooks receive them, then are removed.
          */
         delete: operations["deleteSession"];
         options?: never;
@@ -1745,9 +1745,14 @@ export interface components {
         SessionStatusEvent: {
             /** Format: date-time */
             bannedUntil?: string;
-            previousStatus?: string;
+            /** @enum {string} */
+            previousStatus?: "connecting" | "qr_code" | "connected" | "disconnected" | "logged_out" | "banned" | "failed";
             reason?: string;
-            status: string;
+            /**
+             * @description The new status; deleted is the session's last event, sent when it is deleted through the API.
+             * @enum {string}
+             */
+            status: "connecting" | "qr_code" | "connected" | "disconnected" | "logged_out" | "banned" | "failed" | "deleted";
         };
         Stats: {
             /**
@@ -2068,7 +2073,10 @@ export interface operations {
     };
     deleteSession: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Delete although accepted messages were not sent yet: each is marked failed with error session_deleted and reported as a message_failed event. Without it such a delete answers 409. */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Session id, chosen at creation. */
@@ -2096,6 +2104,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
