@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
@@ -167,9 +166,6 @@ func (s *session) publish(data core.EventData) bool {
 	return s.publishKeyed(data, "")
 }
 
-// eventNamespace derives the ids of events that WhatsApp may deliver more than once.
-var eventNamespace = uuid.MustParse("6f1f6a52-3b1e-4d43-9a58-2f0b5d0c7e11")
-
 // publishKeyed publishes with an id derived from key when key is set: a message WhatsApp
 // redelivers (after a crash, a retry) yields the same event id, so consumers' idempotency holds.
 // Every event is retried until it is durable, for up to a minute: the events of stanzas
@@ -178,7 +174,7 @@ var eventNamespace = uuid.MustParse("6f1f6a52-3b1e-4d43-9a58-2f0b5d0c7e11")
 func (s *session) publishKeyed(data core.EventData, key string) bool {
 	ev := core.NewEvent(s.id, data)
 	if key != "" {
-		ev.ID = core.EventID(uuid.NewSHA1(eventNamespace, []byte(string(s.id)+"\x00"+string(ev.Type)+"\x00"+key)).String())
+		ev.ID = core.DerivedEventID(s.id, ev.Type, key)
 	}
 	ctx := s.p.ctx
 	deadline := time.Now().Add(time.Minute)

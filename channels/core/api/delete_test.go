@@ -45,7 +45,9 @@ func TestDeletingASessionReportsWhatItsMessagesBecame(t *testing.T) {
 	}))
 	g.rec.Wait(t, 5*time.Second, "disconnected", channeltest.Is("leaving", func(e *core.DisconnectedEvent) bool { return !e.IsReconnectable }))
 	evs := g.rec.Events()
-	last := slices.IndexFunc(evs, func(e core.Event) bool { return e.Type == core.EventSessionStatus && e.Data.(*core.SessionStatusEvent).Status == core.StatusDeleted })
+	last := slices.IndexFunc(evs, func(e core.Event) bool {
+		return e.Type == core.EventSessionStatus && e.Data.(*core.SessionStatusEvent).Status == core.StatusDeleted
+	})
 	for i, e := range evs {
 		if e.Type == core.EventMessageFailed {
 			require.Less(t, i, last, "failures are reported before the session's last events")
