@@ -11,46 +11,19 @@ type Command interface {
 	Session() SessionID
 }
 
-// Bus topics of the commands.
+// Bus topics.
 const (
-	TopicSendMessage   = "commands.send_message"
-	TopicCreateSession = "commands.create_session"
-	TopicDeleteSession = "commands.delete_session"
-	TopicSyncContacts  = "commands.sync_contacts"
+	TopicSendMessage = "commands.send_message"
 	// TopicEvents carries every canonical event.
 	TopicEvents = "events"
 )
 
-// SendMessageCommand sends one accepted message. Message.ID is already assigned, so redelivery of
-// the command re-sends the same message rather than a new one.
+// SendMessageCommand announces an accepted message to its session's owner. It carries ids only:
+// the message itself (media included) is in the database, which the owner claims it from.
 type SendMessageCommand struct {
-	SessionID SessionID       `json:"sessionId"`
-	Message   OutgoingMessage `json:"message"`
+	SessionID SessionID `json:"sessionId"`
+	MessageID MessageID `json:"messageId"`
 }
 
 func (SendMessageCommand) Topic() string        { return TopicSendMessage }
 func (c SendMessageCommand) Session() SessionID { return c.SessionID }
-
-// CreateSessionCommand starts a session on its owner.
-type CreateSessionCommand struct {
-	SessionID SessionID `json:"sessionId"`
-}
-
-func (CreateSessionCommand) Topic() string        { return TopicCreateSession }
-func (c CreateSessionCommand) Session() SessionID { return c.SessionID }
-
-// DeleteSessionCommand logs out and removes a session on its owner.
-type DeleteSessionCommand struct {
-	SessionID SessionID `json:"sessionId"`
-}
-
-func (DeleteSessionCommand) Topic() string        { return TopicDeleteSession }
-func (c DeleteSessionCommand) Session() SessionID { return c.SessionID }
-
-// SyncContactsCommand refreshes a session's contacts from its network.
-type SyncContactsCommand struct {
-	SessionID SessionID `json:"sessionId"`
-}
-
-func (SyncContactsCommand) Topic() string        { return TopicSyncContacts }
-func (c SyncContactsCommand) Session() SessionID { return c.SessionID }

@@ -43,7 +43,7 @@ func TestSinkPublishesDecodableEvents(t *testing.T) {
 }
 
 func TestCommandRoundTrip(t *testing.T) {
-	cmd := core.SendMessageCommand{SessionID: "s1", Message: core.OutgoingMessage{ID: "M1", To: "123", Type: core.MessageText, Text: "hi"}}
+	cmd := core.SendMessageCommand{SessionID: "s1", MessageID: "M1"}
 	msg, err := eventbus.EncodeCommand("M1", cmd)
 	require.NoError(t, err)
 	require.Equal(t, "s1", msg.Metadata.Get(eventbus.MetaSessionID))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/28web/hub/channels/core/store"
 )
 
 // Config tunes the send pipeline (key "queue").
@@ -23,6 +25,10 @@ type Config struct {
 	// PacingJitter is the relative random spread of the pacing interval (0.3 = ±30 %).
 	// Optional, default 0.3.
 	PacingJitter float64 `koanf:"pacing_jitter"`
+	// Order is what a message waiting for a retry holds back: "chat" (later messages to the same
+	// chat; other chats go on) or "session" (every later message of the session: strict order).
+	// Optional, default chat.
+	Order store.QueueOrder `koanf:"order"`
 	// ScanInterval is how often the database is scanned for accepted messages nothing is sending
 	// (their bus command was lost in a crash). Scheduled messages are woken on time regardless.
 	// Optional, default 30s.
@@ -46,6 +52,9 @@ func (c *Config) SetDefaults() {
 	if c.PacingJitter == 0 {
 		c.PacingJitter = 0.3
 	}
+	if c.Order == "" {
+		c.Order = store.OrderChat
+	}
 	if c.ScanInterval == 0 {
 		c.ScanInterval = 30 * time.Second
 	}
@@ -68,6 +77,9 @@ func (c Config) Validate() error {
 	}
 	if c.PacingJitter < 0 || c.PacingJitter >= 1 {
 		errs = append(errs, errors.New("queue.pacing_jitter must be in [0, 1)"))
+	}
+	if c.Order != store.OrderChat && c.Order != store.OrderSession {
+		errs = append(errs, fmt.Errorf("queue.order %q: want chat or session", c.Order))
 	}
 	if c.ScanInterval <= 0 {
 		errs = append(errs, errors.New("queue.scan_interval must be positive"))

@@ -28,6 +28,7 @@ import (
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/log"
+	"github.com/28web/hub/platform/retry"
 )
 
 // ConsumerGroup is the bus consumer group of the senders.
@@ -44,6 +45,8 @@ type Pipeline struct {
 	metrics  *Metrics
 
 	sem chan struct{}
+	// backoff spaces a message's attempts.
+	backoff retry.Policy
 	// rescan wakes the recovery loop.
 	rescan chan struct{}
 
@@ -83,6 +86,8 @@ func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink c
 	return &Pipeline{
 		cfg: cfg, store: st, provider: provider, bus: b, sink: sink, logger: logger, metrics: metrics,
 		sem: make(chan struct{}, cfg.Concurrency), rescan: make(chan struct{}, 1),
+		// ±20 % so that sessions failing together do not retry together.
+		backoff: retry.Policy{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: retry.Proportional},
 		sessions: map[core.SessionID]*sessionQueue{}, runCtx: context.Background(),
 	}, nil
 }
@@ -127,7 +132,7 @@ func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message
 	// The session's sender may run in this process: wake it now rather than after the command's
 	// trip through the bus (which wakes the owner wherever it runs).
 	p.wake(req.Session)
-	cmd, err := eventbus.EncodeCommand(string(stored.ID), core.SendMessageCommand{SessionID: req.Session, Message: msg})
+	cmd, err := eventbus.EncodeCommand(string(stored.ID), core.SendMessageCommand{SessionID: req.Session, MessageID: stored.ID})
 	if err == nil {
 		err = p.bus.Publisher().Publish(core.TopicSendMessage, cmd)
 	}
@@ -291,7 +296,9 @@ func (p *Pipeline) wake(session core.SessionID) {
 	}
 }
 
-// drain claims and sends a session's queued messages in acceptance order until none is left.
+// drain claims and sends a session's queued messages in acceptance order until none is due. A
+// message whose attempt fails goes back to the queue until its retry is due (the recovery loop
+// wakes the session then) and holds back what Config.Order says; the rest goes on.
 func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *sessionQueue) {
 	limit := claimBatch
 	if p.cfg.PerSessionPerMinute > 0 {
@@ -311,10 +318,10 @@ func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *session
 		notBefore := q.notBefore
 		p.mu.Unlock()
 
-		if wait := time.Until(notBefore); wait > 0 && !sleep(ctx, wait) {
+		if wait := time.Until(notBefore); wait > 0 && !retry.Sleep(ctx, wait) {
 			break
 		}
-		rows, err := p.store.ClaimNext(ctx, session, time.Now(), limit)
+		rows, err := p.store.ClaimNext(ctx, session, time.Now(), limit, p.cfg.Order)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.logger.Warn("claim queued messages", slog.String(log.SessionKey, string(session)), log.ErrorAttr(err))
@@ -322,7 +329,7 @@ func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *session
 			p.mu.Lock()
 			q.woken = true // try again after a pause
 			p.mu.Unlock()
-			if !sleep(ctx, p.cfg.InitialBackoff) {
+			if !retry.Sleep(ctx, p.cfg.InitialBackoff) {
 				break
 			}
 			continue
@@ -332,22 +339,7 @@ func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *session
 			q.woken = true // there may be more
 			p.mu.Unlock()
 		}
-		for i, row := range rows {
-			if i > 0 {
-				p.mu.Lock()
-				notBefore = q.notBefore
-				p.mu.Unlock()
-				if wait := time.Until(notBefore); wait > 0 && !sleep(ctx, wait) {
-					break
-				}
-			}
-			p.process(ctx, row)
-			if p.cfg.PerSessionPerMinute > 0 {
-				p.mu.Lock()
-				q.notBefore = time.Now().Add(p.pacingInterval())
-				p.mu.Unlock()
-			}
-		}
+		p.sendClaimed(ctx, session, q, rows)
 	}
 	// Stopping: what was not sent stays queued in the database for the next run.
 	p.mu.Lock()
@@ -356,86 +348,99 @@ func (p *Pipeline) drain(ctx context.Context, session core.SessionID, q *session
 	p.mu.Unlock()
 }
 
+// sendClaimed sends claimed rows in order. Rows behind one that went back to the queue for a
+// retry (its chat's, or all with OrderSession) are released unsent, to be claimed after it.
+func (p *Pipeline) sendClaimed(ctx context.Context, session core.SessionID, q *sessionQueue, rows []store.Message) {
+	var held []core.MessageID
+	heldChats := map[core.ChatID]bool{}
+	holdAll := false
+	for i, row := range rows {
+		if holdAll || heldChats[row.ChatID] {
+			held = append(held, row.ID)
+			continue
+		}
+		if i > 0 {
+			p.mu.Lock()
+			notBefore := q.notBefore
+			p.mu.Unlock()
+			if wait := time.Until(notBefore); wait > 0 && !retry.Sleep(ctx, wait) {
+				return
+			}
+		}
+		if p.process(ctx, row) {
+			holdAll = p.cfg.Order == store.OrderSession
+			heldChats[row.ChatID] = true
+		}
+		if p.cfg.PerSessionPerMinute > 0 {
+			p.mu.Lock()
+			q.notBefore = time.Now().Add(p.pacingInterval())
+			p.mu.Unlock()
+		}
+	}
+	if err := p.store.Release(ctx, session, held); err != nil && ctx.Err() == nil {
+		// Harmless beyond the count: they are claimed again with one attempt too many.
+		p.logger.Warn("release held messages", slog.String(log.SessionKey, string(session)), log.ErrorAttr(err))
+	}
+}
+
 func (p *Pipeline) pacingInterval() time.Duration {
 	base := float64(time.Minute) / float64(p.cfg.PerSessionPerMinute)
 	spread := 1 + p.cfg.PacingJitter*(2*mathrand.Float64()-1)
 	return time.Duration(base * spread)
 }
 
-// process sends one claimed message (its attempt counted), with retries.
-func (p *Pipeline) process(ctx context.Context, row store.Message) {
+// process makes one attempt at a claimed message (its attempt counted). It reports whether the
+// message went back to the queue for a retry.
+func (p *Pipeline) process(ctx context.Context, row store.Message) (retrying bool) {
 	session, id := row.SessionID, row.ID
 	attrs := []any{slog.String(log.SessionKey, string(session)), slog.String("messageId", string(id))}
-	for {
-		out, err := row.Outgoing()
-		if err != nil {
-			p.fail(ctx, row, err)
-			return
-		}
-
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		res, err := p.provider.SendMessage(ctx, session, out)
-		<-p.sem
-
-		if err == nil {
-			// Counted before the status is recorded, so whoever sees "sent" sees it counted.
-			from := row.CreatedAt
-			if row.SendAt != nil {
-				from = *row.SendAt
-			}
-			p.metrics.observeSent(time.Since(from))
-			if err := p.store.MarkSent(ctx, session, id, res.ChatID, res.Timestamp); err != nil {
-				p.logger.Error("record sent message", append(attrs, log.ErrorAttr(err))...)
-			}
-			return
-		}
-		if ctx.Err() != nil {
-			return // stopping: the message stays queued for the next run
-		}
-		if permanent(err) || row.Attempts >= p.cfg.MaxAttempts {
-			p.fail(ctx, row, err)
-			return
-		}
-		p.metrics.retries.Inc()
-		p.logger.Info("send failed; retrying", append(attrs, slog.Int("attempt", row.Attempts), log.ErrorAttr(err))...)
-		_ = p.store.RecordError(ctx, session, id, err.Error())
-		if !sleep(ctx, p.backoff(row.Attempts)) {
-			return
-		}
-		var needs bool
-		for {
-			row, needs, err = p.store.StartAttempt(ctx, session, id)
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			p.logger.Warn("start send attempt", append(attrs, log.ErrorAttr(err))...)
-			if !sleep(ctx, p.cfg.InitialBackoff) {
-				return
-			}
-		}
-		if errors.Is(err, core.ErrNotFound) || err != nil || !needs {
-			return // deleted with its session, already sent or failed, or stopping
-		}
+	out, err := row.Outgoing()
+	if err != nil {
+		p.fail(ctx, row, err)
+		return false
 	}
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	res, err := p.provider.SendMessage(ctx, session, out)
+	<-p.sem
+
+	if err == nil {
+		// Counted before the status is recorded, so whoever sees "sent" sees it counted.
+		from := row.CreatedAt
+		if row.SendAt != nil {
+			from = *row.SendAt
+		}
+		p.metrics.observeSent(time.Since(from))
+		if err := p.store.MarkSent(ctx, session, id, res.ChatID, res.Timestamp); err != nil {
+			p.logger.Error("record sent message", append(attrs, log.ErrorAttr(err))...)
+		}
+		return false
+	}
+	if ctx.Err() != nil {
+		return false // stopping: the message stays queued for the next run
+	}
+	if permanent(err) || row.Attempts >= p.cfg.MaxAttempts {
+		p.fail(ctx, row, err)
+		return false
+	}
+	p.metrics.retries.Inc()
+	delay := p.backoff.Delay(row.Attempts)
+	p.logger.Info("send failed; retrying", append(attrs, slog.Int("attempt", row.Attempts), slog.Duration("in", delay), log.ErrorAttr(err))...)
+	if serr := p.store.ScheduleRetry(ctx, session, id, time.Now().Add(delay), err.Error()); serr != nil {
+		// Still queued: the next claim retries it at once rather than after the backoff.
+		p.logger.Warn("schedule retry", append(attrs, log.ErrorAttr(serr))...)
+	}
+	p.poke() // the recovery loop wakes the session when the retry is due
+	return true
 }
 
 // permanent errors are not retried: the content or recipient is wrong, the session is gone, or
 // the channel cannot do it.
 func permanent(err error) bool {
 	return errors.Is(err, core.ErrInvalid) || errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrNotSupported)
-}
-
-func (p *Pipeline) backoff(attempt int) time.Duration {
-	d := p.cfg.InitialBackoff << max(attempt-1, 0)
-	if d <= 0 || d > p.cfg.MaxBackoff {
-		d = p.cfg.MaxBackoff
-	}
-	// ±20 % jitter so that sessions failing together do not retry together.
-	return time.Duration(float64(d) * (0.8 + 0.4*mathrand.Float64()))
 }
 
 func (p *Pipeline) fail(ctx context.Context, row store.Message, cause error) {
@@ -448,17 +453,5 @@ func (p *Pipeline) fail(ctx context.Context, row store.Message, cause error) {
 	ev := core.NewEvent(row.SessionID, &core.MessageFailedEvent{ID: row.ID, To: string(row.ChatID), Error: cause.Error(), Attempts: row.Attempts})
 	if err := p.sink.Publish(ctx, ev); err != nil {
 		p.logger.Error("publish message_failed", append(attrs, slog.String("publishError", err.Error()))...)
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether the full wait elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -12,18 +12,16 @@ import (
 	"github.com/28web/hub/platform/db"
 )
 
-// The send path's three writes per message (accept, start of an attempt, sent) go through
+// The send path's per-message writes (accept, sent) go through
 // batchers: under load, concurrent calls share one statement and one commit instead of paying a
 // round trip and a WAL flush each; alone, a call runs at once.
 type batchers struct {
-	accepts  db.Batcher[*acceptCall]
-	attempts db.Batcher[*attemptCall]
-	sents    db.Batcher[*sentCall]
+	accepts db.Batcher[*acceptCall]
+	sents   db.Batcher[*sentCall]
 }
 
 func (s *Store) initBatchers() {
 	s.batch.accepts.Exec = s.insertAccepted
-	s.batch.attempts.Exec = s.startAttempts
 	s.batch.sents.Exec = s.markSent
 }
 
@@ -67,39 +65,6 @@ type messageKey struct {
 	ID        core.MessageID `bun:"id"`
 }
 
-// attemptCall is one StartAttempt; found reports whether the message was queued (row is then
-// the message after counting the attempt).
-type attemptCall struct {
-	key   messageKey
-	row   Message
-	found bool
-}
-
-func (s *Store) startAttempts(ctx context.Context, calls []*attemptCall) error {
-	keys := make([]messageKey, len(calls))
-	for i, c := range calls {
-		keys[i] = c.key
-	}
-	where, args := keysIn(keys)
-	var rows []Message
-	if err := s.db.NewUpdate().Model((*Message)(nil)).
-		Set("attempts = attempts + 1").Set("updated_at = ?", now()).
-		Where("status = ?", core.MessageStatusQueued).Where(where, args...).
-		Returning("*").Scan(ctx, &rows); err != nil {
-		return fmt.Errorf("start %d send attempts: %w", len(calls), err)
-	}
-	byKey := make(map[messageKey]Message, len(rows))
-	for _, m := range rows {
-		byKey[messageKey{m.SessionID, m.ID}] = m
-	}
-	for _, c := range calls {
-		c.row, c.found = byKey[c.key]
-		// The same message twice in one batch counted one attempt: only the first caller makes it.
-		delete(byKey, c.key)
-	}
-	return nil
-}
-
 // sentCall is one MarkSent.
 type sentCall struct {
 	key  messageKey
@@ -134,7 +99,7 @@ func (s *Store) markSent(ctx context.Context, calls []*sentCall) error {
 	q := s.db.NewUpdate().Model((*Message)(nil)).
 		Set("status = CASE WHEN status = ? THEN ? ELSE status END", core.MessageStatusQueued, core.MessageStatusSent).
 		Set("sent_at = COALESCE(sent_at, "+sentAt.String()+")", sentArgs...).
-		Set("error = NULL").Set("updated_at = ?", now())
+		Set("error = NULL").Set("next_attempt_at = NULL").Set("updated_at = ?", now())
 	if len(chatArgs) > 0 {
 		q = q.Set("chat_id = "+chat.String(), chatArgs...)
 	}

@@ -34,6 +34,7 @@ type Message struct {
 	Error          string             `bun:"error,nullzero"`
 	Attempts       int                `bun:"attempts,notnull"`
 	SendAt         *time.Time         `bun:"send_at"`
+	NextAttemptAt  *time.Time         `bun:"next_attempt_at"`
 	SentAt         *time.Time         `bun:"sent_at"`
 	DeliveredAt    *time.Time         `bun:"delivered_at"`
 	ReadAt         *time.Time         `bun:"read_at"`
@@ -121,24 +122,6 @@ func (s *Store) Body(ctx context.Context, session core.SessionID, id core.Messag
 	return m.Body, nil
 }
 
-// StartAttempt counts a send attempt of a queued message and reports whether it still needs
-// sending: false once it was sent, acknowledged or failed (a redelivered command).
-func (s *Store) StartAttempt(ctx context.Context, session core.SessionID, id core.MessageID) (Message, bool, error) {
-	// One (shared) round trip on the hot path: the row comes back with the update.
-	call := &attemptCall{key: messageKey{session, id}}
-	if err := s.batch.attempts.Do(ctx, call); err != nil {
-		return Message{}, false, fmt.Errorf("start attempt %s: %w", id, err)
-	}
-	if call.found {
-		return call.row, true, nil
-	}
-	m, err := s.Message(ctx, session, id)
-	if err != nil {
-		return Message{}, false, err
-	}
-	return m, false, nil
-}
-
 // MarkSent moves a queued message to sent. A receipt that arrived first already moved it
 // further; statuses never go back.
 func (s *Store) MarkSent(ctx context.Context, session core.SessionID, id core.MessageID, chat core.ChatID, at time.Time) error {
@@ -158,11 +141,25 @@ func (s *Store) MarkFailed(ctx context.Context, session core.SessionID, id core.
 	return nil
 }
 
-// RecordError keeps the last attempt's error on a message that will be retried.
-func (s *Store) RecordError(ctx context.Context, session core.SessionID, id core.MessageID, reason string) error {
-	if _, err := s.db.NewUpdate().Model((*Message)(nil)).Set("error = ?", reason).Set("updated_at = ?", now()).
-		Where("session_id = ? AND id = ?", session, id).Exec(ctx); err != nil {
-		return fmt.Errorf("record error of %s: %w", id, err)
+// ScheduleRetry leaves a queued message whose attempt failed in the queue until at, with the
+// attempt's error. Claims skip it until then, and (see QueueOrder) what must stay behind it.
+func (s *Store) ScheduleRetry(ctx context.Context, session core.SessionID, id core.MessageID, at time.Time, reason string) error {
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).Set("next_attempt_at = ?", normalize(at)).Set("error = ?", reason).
+		Set("updated_at = ?", now()).Where("session_id = ? AND id = ? AND status = ?", session, id, core.MessageStatusQueued).Exec(ctx); err != nil {
+		return fmt.Errorf("schedule retry of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Release gives back claims of messages that were not attempted (they had to wait behind a
+// message scheduled for a retry): their attempt is not counted.
+func (s *Store) Release(ctx context.Context, session core.SessionID, ids []core.MessageID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).Set("attempts = attempts - 1").Set("updated_at = ?", now()).
+		Where("session_id = ? AND status = ? AND attempts > 0 AND id IN (?)", session, core.MessageStatusQueued, bun.List(ids)).Exec(ctx); err != nil {
+		return fmt.Errorf("release %d claimed messages of %s: %w", len(ids), session, err)
 	}
 	return nil
 }
@@ -253,27 +250,51 @@ func (s *Store) ApplyRevoke(ctx context.Context, session core.SessionID, id core
 	return nil
 }
 
-// PendingSessions returns up to limit sessions with accepted outbound messages due by due that
+// QueueOrder says what a message waiting for a retry holds back.
+type QueueOrder string
+
+const (
+	// OrderChat: later messages to the same chat wait; other chats' go on. The default: order
+	// matters within a conversation, and one failing recipient does not stall the session.
+	OrderChat QueueOrder = "chat"
+	// OrderSession: every later message of the session waits (strict per-session order).
+	OrderSession QueueOrder = "session"
+)
+
+// due narrows q (messages aliased m) to queued outbound messages whose time has come: scheduled
+// ones once due, ones waiting for a retry once their next attempt is due.
+func due(q *bun.SelectQuery, at time.Time) *bun.SelectQuery {
+	return q.Where("m.status = ? AND m.direction = ?", core.MessageStatusQueued, core.DirectionOut).
+		Where("(m.send_at IS NULL OR m.send_at <= ?)", at).
+		Where("(m.next_attempt_at IS NULL OR m.next_attempt_at <= ?)", at)
+}
+
+// PendingSessions returns up to limit sessions with accepted outbound messages due by at that
 // are not sent yet.
-func (s *Store) PendingSessions(ctx context.Context, due time.Time, limit int) ([]core.SessionID, error) {
+func (s *Store) PendingSessions(ctx context.Context, at time.Time, limit int) ([]core.SessionID, error) {
 	var ids []core.SessionID
-	if err := s.db.NewSelect().Model((*Message)(nil)).Distinct().Column("session_id").
-		Where("status = ? AND direction = ?", core.MessageStatusQueued, core.DirectionOut).
-		Where("(send_at IS NULL OR send_at <= ?)", normalize(due)).
+	if err := due(s.db.NewSelect().TableExpr("messages AS m"), normalize(at)).Distinct().Column("m.session_id").
 		Limit(int64(limit)).Scan(ctx, &ids); err != nil {
 		return nil, fmt.Errorf("select sessions with pending messages: %w", err)
 	}
 	return ids, nil
 }
 
-// ClaimNext counts a send attempt on a session's oldest queued messages due by due, up to limit,
-// and returns them in acceptance order. Whoever sends a session's messages claims them: one
-// statement for several messages when a session has a backlog.
-func (s *Store) ClaimNext(ctx context.Context, session core.SessionID, due time.Time, limit int) ([]Message, error) {
-	next := s.db.NewSelect().Model((*Message)(nil)).Column("id").
-		Where("session_id = ? AND status = ? AND direction = ?", session, core.MessageStatusQueued, core.DirectionOut).
-		Where("(send_at IS NULL OR send_at <= ?)", normalize(due)).
-		Order("created_at", "id").Limit(int64(limit))
+// ClaimNext counts a send attempt on a session's oldest queued messages due by at, up to limit,
+// and returns them in acceptance order. A message waiting for a retry holds back the later
+// messages order says (of its chat, or of the session). Whoever sends a session's messages
+// claims them: one statement for several messages when a session has a backlog.
+func (s *Store) ClaimNext(ctx context.Context, session core.SessionID, at time.Time, limit int, order QueueOrder) ([]Message, error) {
+	at = normalize(at)
+	waiting := s.db.NewSelect().TableExpr("messages AS w").ColumnExpr("1").
+		Where("w.session_id = m.session_id AND w.status = ? AND w.next_attempt_at > ?", core.MessageStatusQueued, at).
+		Where("(w.created_at < m.created_at OR (w.created_at = m.created_at AND w.id < m.id))")
+	if order != OrderSession {
+		waiting = waiting.Where("w.chat_id = m.chat_id")
+	}
+	next := due(s.db.NewSelect().TableExpr("messages AS m").Column("m.id").Where("m.session_id = ?", session), at).
+		Where("NOT EXISTS (?)", waiting).
+		Order("m.created_at", "m.id").Limit(int64(limit))
 	var ms []Message
 	if err := s.db.NewUpdate().Model((*Message)(nil)).
 		Set("attempts = attempts + 1").Set("updated_at = ?", now()).
@@ -290,19 +311,33 @@ func (s *Store) ClaimNext(ctx context.Context, session core.SessionID, due time.
 	return ms, nil
 }
 
-// NextScheduled returns when the earliest future scheduled message is due.
+// NextScheduled returns when the earliest queued message not due yet at after becomes due: a
+// scheduled send, or a retry.
 func (s *Store) NextScheduled(ctx context.Context, after time.Time) (time.Time, bool, error) {
-	var m Message
-	err := s.db.NewSelect().Model(&m).Column("send_at").
-		Where("status = ? AND send_at > ?", core.MessageStatusQueued, normalize(after)).
-		Order("send_at").Limit(1).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
+	after = normalize(after)
+	var next []time.Time
+	for _, col := range []string{"send_at", "next_attempt_at"} {
+		var m Message
+		err := s.db.NewSelect().Model(&m).Column(col).
+			Where("status = ? AND "+col+" > ?", core.MessageStatusQueued, after).
+			Order(col).Limit(1).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("select next scheduled message: %w", err)
+		}
+		if m.SendAt != nil {
+			next = append(next, *m.SendAt)
+		}
+		if m.NextAttemptAt != nil {
+			next = append(next, *m.NextAttemptAt)
+		}
+	}
+	if len(next) == 0 {
 		return time.Time{}, false, nil
 	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("select next scheduled message: %w", err)
-	}
-	return *m.SendAt, true, nil
+	return slices.MinFunc(next, func(a, b time.Time) int { return a.Compare(b) }), true, nil
 }
 
 // MessageFilter narrows ListMessages. Zero fields do not filter.

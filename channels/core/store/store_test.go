@@ -92,25 +92,25 @@ func TestLifecycleMovesForwardOnly(t *testing.T) {
 		_, _, err := s.AcceptOutbound(ctx, outbound("M1", "hi"))
 		require.NoError(t, err)
 
-		m, needs, err := s.StartAttempt(ctx, "s1", "M1")
+		claimed, err := s.ClaimNext(ctx, "s1", time.Now(), 10, store.OrderChat)
 		require.NoError(t, err)
-		require.True(t, needs)
-		require.Equal(t, 1, m.Attempts)
+		require.Len(t, claimed, 1)
+		require.Equal(t, 1, claimed[0].Attempts)
 
 		// A fast receipt may land before the sender records the send.
 		moved, err := s.ApplyAck(ctx, "s1", "M1", core.AckReceived, time.Now())
 		require.NoError(t, err)
 		require.True(t, moved)
 		require.NoError(t, s.MarkSent(ctx, "s1", "M1", "123@s.whatsapp.net", time.Now()))
-		m, err = s.Message(ctx, "s1", "M1")
+		m, err := s.Message(ctx, "s1", "M1")
 		require.NoError(t, err)
 		require.Equal(t, core.MessageStatusDelivered, m.Status, "sent never downgrades delivered")
 		require.Equal(t, core.ChatID("123@s.whatsapp.net"), m.ChatID)
 		require.NotNil(t, m.SentAt)
 
-		_, needs, err = s.StartAttempt(ctx, "s1", "M1")
+		claimed, err = s.ClaimNext(ctx, "s1", time.Now(), 10, store.OrderChat)
 		require.NoError(t, err)
-		require.False(t, needs, "a sent message is not sent again")
+		require.Empty(t, claimed, "a sent message is not sent again")
 
 		moved, err = s.ApplyAck(ctx, "s1", "M1", core.AckRead, time.Now())
 		require.NoError(t, err)
@@ -150,12 +150,12 @@ func TestPendingAndScheduled(t *testing.T) {
 		require.Equal(t, []core.SessionID{"s1"}, sessions)
 		_, _, err = s.AcceptOutbound(ctx, outbound("NOW2", "c"))
 		require.NoError(t, err)
-		claimed, err := s.ClaimNext(ctx, "s1", time.Now(), 1)
+		claimed, err := s.ClaimNext(ctx, "s1", time.Now(), 1, store.OrderChat)
 		require.NoError(t, err)
 		require.Len(t, claimed, 1, "up to the limit")
 		require.Equal(t, core.MessageID("NOW"), claimed[0].ID, "oldest first")
 		require.Equal(t, 1, claimed[0].Attempts, "claiming counts the attempt")
-		claimed, err = s.ClaimNext(ctx, "s1", time.Now(), 10)
+		claimed, err = s.ClaimNext(ctx, "s1", time.Now(), 10, store.OrderChat)
 		require.NoError(t, err)
 		require.Len(t, claimed, 2, "still queued: claimed again; the scheduled one is not due")
 		require.Equal(t, []core.MessageID{"NOW", "NOW2"}, []core.MessageID{claimed[0].ID, claimed[1].ID})
@@ -165,11 +165,11 @@ func TestPendingAndScheduled(t *testing.T) {
 		require.True(t, ok)
 		require.WithinDuration(t, later, next, time.Millisecond)
 
-		claimed, err = s.ClaimNext(ctx, "s1", later.Add(time.Second), 10)
+		claimed, err = s.ClaimNext(ctx, "s1", later.Add(time.Second), 10, store.OrderChat)
 		require.NoError(t, err)
 		require.Len(t, claimed, 3, "due once its time came")
 		require.NoError(t, s.MarkSent(ctx, "s1", "NOW", "", time.Now()))
-		claimed, err = s.ClaimNext(ctx, "s1", later.Add(time.Second), 10)
+		claimed, err = s.ClaimNext(ctx, "s1", later.Add(time.Second), 10, store.OrderChat)
 		require.NoError(t, err)
 		require.Len(t, claimed, 2, "a sent message is not claimed")
 	}, migrations.Core)
@@ -291,14 +291,10 @@ func TestConcurrentSendPathSharesStatements(t *testing.T) {
 		require.ErrorIs(t, errs[58], core.ErrNotFound, "unknown session")
 		require.ErrorIs(t, errs[59], core.ErrNotFound, "unknown session")
 
-		// Attempts and sent marks for every stored message at once, each with its own time and chat.
+		// Sent marks for every stored message at once, each with its own time and chat.
 		for i := range 40 {
 			wg.Go(func() {
 				id := core.MessageID(fmt.Sprintf("U%02d", i))
-				row, needs, err := s.StartAttempt(ctx, "s1", id)
-				assert.NoError(t, err)
-				assert.True(t, needs)
-				assert.Equal(t, 1, row.Attempts)
 				chat := core.ChatID("")
 				if i%2 == 0 {
 					chat = core.ChatID(fmt.Sprintf("%d@s.whatsapp.net", 5500+i))
@@ -318,9 +314,69 @@ func TestConcurrentSendPathSharesStatements(t *testing.T) {
 			} else {
 				require.Equal(t, core.ChatID("123"), m.ChatID, "no chat given: unchanged")
 			}
-			_, needs, err := s.StartAttempt(ctx, "s1", m.ID)
-			require.NoError(t, err)
-			require.False(t, needs, "a sent message needs no attempt")
 		}
+		claimed, err := s.ClaimNext(ctx, "s1", time.Now(), 100, store.OrderChat)
+		require.NoError(t, err)
+		for _, m := range claimed {
+			require.NotRegexp(t, `^U[0-3][0-9]$`, string(m.ID), "sent messages are not claimed")
+		}
+	}, migrations.Core)
+}
+
+// A message waiting for a retry holds back later messages of its chat (OrderChat) or of its
+// session (OrderSession), not the others; released claims do not count an attempt.
+func TestRetryWaitHoldsBackWhatOrderSays(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := t.Context()
+		to := func(id, chat string) store.Message {
+			m := outbound(id, id)
+			m.ChatID = core.ChatID(chat)
+			return m
+		}
+		for _, m := range []store.Message{to("A1", "a"), to("B1", "b"), to("A2", "a"), to("B2", "b")} {
+			_, _, err := s.AcceptOutbound(ctx, m)
+			require.NoError(t, err)
+		}
+		ids := func(ms []store.Message) []core.MessageID {
+			out := make([]core.MessageID, len(ms))
+			for i, m := range ms {
+				out[i] = m.ID
+			}
+			return out
+		}
+		claimed, err := s.ClaimNext(ctx, "s1", time.Now(), 1, store.OrderChat)
+		require.NoError(t, err)
+		require.Equal(t, []core.MessageID{"A1"}, ids(claimed))
+		retryAt := time.Now().Add(time.Hour)
+		require.NoError(t, s.ScheduleRetry(ctx, "s1", "A1", retryAt, "recipient unreachable"))
+
+		claimed, err = s.ClaimNext(ctx, "s1", time.Now(), 10, store.OrderChat)
+		require.NoError(t, err)
+		require.Equal(t, []core.MessageID{"B1", "B2"}, ids(claimed), "chat a waits behind A1, chat b goes on")
+		require.NoError(t, s.Release(ctx, "s1", ids(claimed)))
+		claimed, err = s.ClaimNext(ctx, "s1", time.Now(), 10, store.OrderSession)
+		require.NoError(t, err)
+		require.Empty(t, claimed, "strict session order: everything waits behind A1")
+
+		next, ok, err := s.NextScheduled(ctx, time.Now())
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.WithinDuration(t, retryAt, next, time.Millisecond, "the retry wakes the sender")
+		pending, err := s.PendingSessions(ctx, time.Now(), 10)
+		require.NoError(t, err)
+		require.Equal(t, []core.SessionID{"s1"}, pending, "B1 and B2 are due")
+
+		claimed, err = s.ClaimNext(ctx, "s1", retryAt.Add(time.Second), 10, store.OrderSession)
+		require.NoError(t, err)
+		require.Equal(t, []core.MessageID{"A1", "B1", "A2", "B2"}, ids(claimed), "once due, in acceptance order")
+		byID := map[core.MessageID]int{}
+		for _, m := range claimed {
+			byID[m.ID] = m.Attempts
+		}
+		require.Equal(t, map[core.MessageID]int{"A1": 2, "B1": 1, "A2": 1, "B2": 1}, byID, "released claims counted no attempt")
+		m, err := s.Message(ctx, "s1", "A1")
+		require.NoError(t, err)
+		require.Equal(t, "recipient unreachable", m.Error)
 	}, migrations.Core)
 }
