@@ -87,7 +87,7 @@ func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink c
 		cfg: cfg, store: st, provider: provider, bus: b, sink: sink, logger: logger, metrics: metrics,
 		sem: make(chan struct{}, cfg.Concurrency), rescan: make(chan struct{}, 1),
 		// ±20 % so that sessions failing together do not retry together.
-		backoff: retry.Policy{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: retry.Proportional},
+		backoff:  retry.Policy{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: retry.Proportional},
 		sessions: map[core.SessionID]*sessionQueue{}, runCtx: context.Background(),
 	}, nil
 }
