@@ -76,11 +76,32 @@ func (p *Provider) EditMessage(ctx context.Context, id core.SessionID, chat core
 		return fmt.Errorf("%w: edit without text", core.ErrInvalid)
 	}
 	newContent := &waE2E.Message{Conversation: proto.String(text)}
-	if _, err := cli.SendMessage(ctx, to, cli.BuildEdit(to, types.MessageID(msg), newContent)); err != nil {
+	prev := s.previousBody(ctx, msg)
+	// Known before it is sent: its receipts may come back before SendMessage returns.
+	protoID := cli.GenerateMessageID()
+	s.sentProtocol(protoID, msg, to)
+	resp, err := cli.SendMessage(ctx, to, cli.BuildEdit(to, types.MessageID(msg), newContent), whatsmeow.SendRequestExtra{ID: protoID})
+	if err != nil {
 		return sendError("edit message", err)
 	}
 	s.updateRecentBody(msg, chatID(to), true, text)
+	// WhatsApp does not echo it to this device: announce it like an edit from the phone.
+	s.publishKeyed(&core.MessageEditEvent{ID: msg, ChatID: chatID(to), FromMe: true, Body: text, PreviousBody: prev,
+		Timestamp: timestampOr(resp.Timestamp)}, resp.ID)
 	return nil
+}
+
+// sentProtocol remembers a protocol message this session sent (an edit or revoke of target), so
+// that its receipts are not reported as acks of a message nobody sent through the API.
+func (s *session) sentProtocol(id types.MessageID, target core.MessageID, to types.JID) {
+	s.p.recent.put(recentKey{s.id, core.MessageID(id)}, recentMessage{chat: string(chatID(to)), fromMe: true, edits: target})
+}
+
+func timestampOr(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now().UTC()
+	}
+	return t.UTC()
 }
 
 // RevokeMessage implements core.MessageRevoker: deletes for everyone a message this session sent
@@ -90,9 +111,22 @@ func (p *Provider) RevokeMessage(ctx context.Context, id core.SessionID, chat co
 	if err != nil {
 		return err
 	}
-	if _, err := cli.SendMessage(ctx, to, cli.BuildRevoke(to, s.senderOfOwnFirst(msg), types.MessageID(msg))); err != nil {
+	sender := s.senderOfOwnFirst(msg)
+	prev := s.previousBody(ctx, msg)
+	protoID := cli.GenerateMessageID()
+	s.sentProtocol(protoID, msg, to)
+	resp, err := cli.SendMessage(ctx, to, cli.BuildRevoke(to, sender, types.MessageID(msg)), whatsmeow.SendRequestExtra{ID: protoID})
+	if err != nil {
 		return sendError("revoke message", err)
 	}
+	ev := &core.MessageRevokeEvent{ID: msg, ChatID: chatID(to), FromMe: sender.IsEmpty(), PreviousBody: prev, Timestamp: timestampOr(resp.Timestamp)}
+	if !sender.IsEmpty() {
+		// Someone else's message, deleted by this account as a group admin.
+		s.mu.Lock()
+		ev.RevokedBy = prefer(s.account, s.accountLID)
+		s.mu.Unlock()
+	}
+	s.publishKeyed(ev, resp.ID)
 	return nil
 }
 

@@ -143,7 +143,7 @@ func (p *simPeer) SendText(t *testing.T, to core.ChatID, text string) {
 func TestConformance(t *testing.T) {
 	channeltest.Run(t, channeltest.Features{
 		QRLogin: true, PairingCode: true, Edit: true, Revoke: true, MarkRead: true, Presence: true,
-		MediaDownload: true, Restore: true, Timeout: waitLimit,
+		MediaDownload: true, Restore: true, Receipts: true, Timeout: waitLimit,
 	}, func(t *testing.T) channeltest.Env { return newSimEnv(t) })
 }
 
@@ -155,6 +155,6 @@ func TestConformancePostgres(t *testing.T) {
 	}
 	channeltest.Run(t, channeltest.Features{
 		QRLogin: true, PairingCode: true, Edit: true, Revoke: true, MarkRead: true, Presence: true,
-		MediaDownload: true, Restore: true, Timeout: waitLimit,
+		MediaDownload: true, Restore: true, Receipts: true, Timeout: waitLimit,
 	}, func(t *testing.T) channeltest.Env { return newSimEnvOn(t, dbtest.Postgres(t, migrations.Whatsapp)) })
 }

@@ -380,6 +380,9 @@ func (s *session) onReceipt(evt *events.Receipt) bool {
 		chat = prefer(pn, lid)
 	}
 	for _, id := range evt.MessageIDs {
+		if r, ok := s.p.recent.get(recentKey{s.id, core.MessageID(id)}); ok && r.edits != "" {
+			continue // a receipt of our own edit or revoke: not a message the API returned
+		}
 		if !s.publishKeyed(&core.MessageAckEvent{ID: core.MessageID(id), ChatID: chat, Ack: ack, Participant: participant},
 			fmt.Sprintf("%s\x00%d\x00%s", id, ack, participant)) {
 			return false

@@ -30,6 +30,9 @@ type recentMessage struct {
 	sender string
 	fromMe bool
 	body   string
+	// edits is set on the protocol message that edited or revoked a message (its target):
+	// receipts of such a message are not progress of anything the API returned, and are dropped.
+	edits core.MessageID
 }
 
 // recentMessages is one bounded LRU shared by every session, so that idle sessions cost nothing.

@@ -27,6 +27,9 @@ type Features struct {
 	// Restore: paired sessions survive a provider restart on the same storage and reconnect
 	// without a new login.
 	Restore bool
+	// Receipts: the peers' devices send delivery receipts by themselves, which the provider
+	// reports as message_ack.
+	Receipts bool
 	// Timeout bounds each wait for the network (defaults to 10 s).
 	Timeout time.Duration
 }
@@ -68,6 +71,9 @@ func Run(t *testing.T, f Features, newEnv func(t *testing.T) Env) {
 	t.Run("PairSendReceive", s.pairSendReceive)
 	t.Run("ResendSameID", s.resendSameID)
 	t.Run("DeleteConnected", s.deleteConnected)
+	if f.Edit && f.Revoke {
+		t.Run("OwnEditsAndRevokes", s.ownEditsAndRevokes)
+	}
 	if f.Restore {
 		t.Run("RestoreAfterRestart", s.restore)
 	}
@@ -262,6 +268,49 @@ func (s suite) pairSendReceive(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, contacts)
 	requireUniqueIDs(t, rec.Events())
+}
+
+// ownEditsAndRevokes: edits and revokes made through the provider are announced like those made
+// on the phone (fromMe), and the protocol messages carrying them never surface as acks of ids
+// nobody sent.
+func (s suite) ownEditsAndRevokes(t *testing.T) {
+	env := s.newEnv(t)
+	p, rec := s.start(t, env)
+	id := sessionID(t, "edit")
+	s.connected(t, env, p, rec, id)
+	peer := env.NewPeer(t)
+	ctx := t.Context()
+
+	res, err := p.SendMessage(ctx, id, core.OutgoingMessage{To: peer.Address(), Type: core.MessageText, Text: "typo"})
+	require.NoError(t, err)
+	Eventually(t, s.f.Timeout, "peer receives the text", func() bool { return slices.Contains(peer.Texts(t), "typo") })
+	ed, err := core.As[core.MessageEditor](p, core.CapabilityEdit)
+	require.NoError(t, err)
+	require.NoError(t, ed.EditMessage(ctx, id, res.ChatID, res.ID, "fixed"))
+	rec.Wait(t, s.f.Timeout, "message_edit of the own message", Is(id, func(e *core.MessageEditEvent) bool {
+		return e.ID == res.ID && e.FromMe && e.Body == "fixed" && e.PreviousBody == "typo"
+	}))
+	rv, err := core.As[core.MessageRevoker](p, core.CapabilityRevoke)
+	require.NoError(t, err)
+	require.NoError(t, rv.RevokeMessage(ctx, id, res.ChatID, res.ID))
+	rec.Wait(t, s.f.Timeout, "message_revoke_everyone of the own message", Is(id, func(e *core.MessageRevokeEvent) bool {
+		return e.ID == res.ID && e.FromMe
+	}))
+
+	if !s.f.Receipts {
+		return
+	}
+	// Receipts come in order: once the marker's delivery ack is in, the edit's and revoke's are too.
+	marker, err := p.SendMessage(ctx, id, core.OutgoingMessage{To: peer.Address(), Type: core.MessageText, Text: "marker"})
+	require.NoError(t, err)
+	rec.Wait(t, s.f.Timeout, "the marker's delivery ack", Is(id, func(e *core.MessageAckEvent) bool {
+		return e.ID == marker.ID && e.Ack >= core.AckReceived
+	}))
+	for _, e := range rec.Events() {
+		if a, ok := e.Data.(*core.MessageAckEvent); ok && e.SessionID == id {
+			require.Contains(t, []core.MessageID{res.ID, marker.ID}, a.ID, "acks only of messages SendMessage returned")
+		}
+	}
 }
 
 func (s suite) resendSameID(t *testing.T) {
