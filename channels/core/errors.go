@@ -25,6 +25,18 @@ var (
 	ErrNotSupported = errors.New("not supported by this channel")
 )
 
+// Problem types: the RFC 9457 type of the API's answer for each sentinel, so that clients (the
+// hub's remote channel among them) tell errors apart without reading their text: ErrConflict and
+// ErrNotConnected share 409.
+const (
+	ProblemNotFound     = "urn:28web:problem:not-found"
+	ProblemConflict     = "urn:28web:problem:conflict"
+	ProblemNotConnected = "urn:28web:problem:not-connected"
+	ProblemInvalid      = "urn:28web:problem:invalid"
+	ProblemUnavailable  = "urn:28web:problem:unavailable"
+	ProblemNotSupported = "urn:28web:problem:not-supported"
+)
+
 // NotSupportedError says which capability a channel lacks. errors.Is(err, ErrNotSupported) holds.
 type NotSupportedError struct {
 	Channel    Channel

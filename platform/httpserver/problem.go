@@ -40,10 +40,13 @@ func WriteProblem(w http.ResponseWriter, status int, detail string) {
 
 // ErrorMapping maps every error matching Target (errors.Is) to Status. The
 // error's message becomes the problem's detail, so mapped errors must carry
-// messages fit for clients.
+// messages fit for clients. Type, when set, is the problem's RFC 9457 type: a
+// URI that tells clients which error it is when the status alone does not
+// (two sentinels may share a status).
 type ErrorMapping struct {
 	Target error
 	Status int
+	Type   string
 }
 
 // ErrorMapper turns the errors operation handlers return into problem
@@ -88,7 +91,10 @@ func (m *ErrorMapper) problem(ctx context.Context, err error) huma.StatusError {
 	}
 	for _, mp := range m.mappings {
 		if errors.Is(err, mp.Target) {
-			return huma.NewError(mp.Status, err.Error())
+			if mp.Type == "" {
+				return huma.NewError(mp.Status, err.Error())
+			}
+			return &huma.ErrorModel{Type: mp.Type, Title: http.StatusText(mp.Status), Status: mp.Status, Detail: err.Error()}
 		}
 	}
 	var maxBytes *http.MaxBytesError

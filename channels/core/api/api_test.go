@@ -418,3 +418,17 @@ func TestMissingCapabilitiesAnswer501(t *testing.T) {
 		requireProblem(t, g.do(c.method, c.path, body), 501, "does not support")
 	}
 }
+
+// A message type the channel cannot send is refused when it is accepted, not when it is sent.
+func TestMessageTypesTheChannelLacksAre422AtAccept(t *testing.T) {
+	g := newGateway(t, true)
+	g.connected("s1")
+	peer := string(g.net.NewAccount())
+	r := g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": peer, "type": "location",
+		"location": map[string]any{"latitude": 1, "longitude": 2}})
+	requireProblem(t, r, 422, "channel fake cannot send location messages")
+	page := g.do("GET", "/api/v1/sessions/s1/messages", nil).json(t)
+	require.Empty(t, page["messages"], "nothing was queued")
+	r = g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": peer, "type": "text", "text": "fine"})
+	require.Equal(t, 202, r.status, string(r.body))
+}

@@ -8,14 +8,15 @@ import (
 )
 
 // ErrorMappings is the one table from the core's sentinel errors to HTTP statuses, for every
-// server that serves core operations (the binaries and the tests alike).
+// server that serves core operations (the binaries and the tests alike). ErrNotConnected comes
+// before ErrConflict: a not-connected error is the more specific.
 func ErrorMappings() []httpserver.ErrorMapping {
 	return []httpserver.ErrorMapping{
-		{Target: core.ErrNotFound, Status: http.StatusNotFound},
-		{Target: core.ErrConflict, Status: http.StatusConflict},
-		{Target: core.ErrNotConnected, Status: http.StatusConflict},
-		{Target: core.ErrInvalid, Status: http.StatusUnprocessableEntity},
-		{Target: core.ErrUnavailable, Status: http.StatusServiceUnavailable},
-		{Target: core.ErrNotSupported, Status: http.StatusNotImplemented},
+		{Target: core.ErrNotFound, Status: http.StatusNotFound, Type: core.ProblemNotFound},
+		{Target: core.ErrNotConnected, Status: http.StatusConflict, Type: core.ProblemNotConnected},
+		{Target: core.ErrConflict, Status: http.StatusConflict, Type: core.ProblemConflict},
+		{Target: core.ErrInvalid, Status: http.StatusUnprocessableEntity, Type: core.ProblemInvalid},
+		{Target: core.ErrUnavailable, Status: http.StatusServiceUnavailable, Type: core.ProblemUnavailable},
+		{Target: core.ErrNotSupported, Status: http.StatusNotImplemented, Type: core.ProblemNotSupported},
 	}
 }

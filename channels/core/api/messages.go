@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -316,6 +317,10 @@ func (h *Handlers) registerMessages(api huma.API) {
 
 func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutput, error) {
 	info := h.Provider.Info()
+	if !slices.Contains(info.MessageTypes, in.Body.Type) {
+		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.type", Value: in.Body.Type,
+			Message: fmt.Sprintf("channel %s cannot send %s messages", info.Channel, in.Body.Type)})
+	}
 	if len(in.Body.Text) > info.MaxTextLength && info.MaxTextLength > 0 {
 		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.text",
 			Message: fmt.Sprintf("longer than the channel's %d characters", info.MaxTextLength)})
@@ -423,6 +428,9 @@ func (h *Handlers) ownSent(ctx context.Context, session core.SessionID, id core.
 }
 
 func (h *Handlers) react(ctx context.Context, in *reactInput) (*messageOutput, error) {
+	if info := h.Provider.Info(); !slices.Contains(info.MessageTypes, core.MessageReaction) {
+		return nil, huma.Error422UnprocessableEntity(fmt.Sprintf("channel %s cannot send reactions", info.Channel))
+	}
 	target, err := h.Store.Message(ctx, in.ID, in.MessageID)
 	if err != nil {
 		return nil, err

@@ -550,7 +550,14 @@ func (p *Provider) emit(ctx context.Context, id core.SessionID, data core.EventD
 }
 
 // Minimal wraps a provider so that only the mandatory core.Provider methods are visible: every
-// capability is missing. Tests use it to check the 501 answers.
+// capability is missing, and only text messages can be sent. Tests use it to check the 501 and
+// 422 answers.
 func Minimal(p core.Provider) core.Provider { return minimal{p} }
 
 type minimal struct{ core.Provider }
+
+func (m minimal) Info() core.ChannelInfo {
+	info := m.Provider.Info()
+	info.MessageTypes = []core.MessageType{core.MessageText}
+	return info
+}

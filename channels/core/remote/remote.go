@@ -374,23 +374,23 @@ func check(what string, err error, res response, want int) error {
 		return nil
 	}
 	var problem struct {
+		Type   string `json:"type"`
 		Detail string `json:"detail"`
 	}
-	_ = json.Unmarshal(bodyOf(res), &problem) // a body that is no problem+json leaves the detail empty
+	_ = json.Unmarshal(bodyOf(res), &problem) // a body that is no problem+json leaves both empty
 	detail := problem.Detail
 	var sentinel error
-	switch status {
-	case http.StatusNotFound:
+	switch {
+	case problem.Type == core.ProblemNotConnected:
+		sentinel = core.ErrNotConnected
+	case status == http.StatusNotFound:
 		sentinel = core.ErrNotFound
-	case http.StatusConflict:
+	case status == http.StatusConflict:
 		sentinel = core.ErrConflict
-		if strings.Contains(detail, core.ErrNotConnected.Error()) {
-			sentinel = core.ErrNotConnected
-		}
-	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge:
-		sentinel = core.ErrInvalid
-	case http.StatusNotImplemented:
+	case status == http.StatusNotImplemented:
 		return fmt.Errorf("%s: %w", what, &core.NotSupportedError{Channel: DefaultChannel, Capability: detail})
+	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusRequestEntityTooLarge:
+		sentinel = core.ErrInvalid
 	default:
 		sentinel = core.ErrUnavailable
 	}
