@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -270,14 +269,7 @@ func (s *session) connect() {
 // capped at ReconnectMax, with "equal jitter" (half fixed, half random) so that sessions dropped
 // together do not come back together.
 func (s *session) backoff(n int) time.Duration {
-	cfg := s.p.cfg
-	d := cfg.ReconnectMin
-	for i := 1; i < n && d < cfg.ReconnectMax; i++ {
-		d *= 2
-	}
-	d = min(d, cfg.ReconnectMax)
-	half := d / 2
-	return half + rand.N(half+1)
+	return retry.Policy{Initial: s.p.cfg.ReconnectMin, Max: s.p.cfg.ReconnectMax, Jitter: retry.Equal}.Delay(n)
 }
 
 // scheduleReconnect plans the next connect attempt with backoff.

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/28web/hub/platform/log"
+	"github.com/28web/hub/platform/retry"
 )
 
 // BatchHandler handles consecutive messages of a topic, in stream order, all or nothing: an error
@@ -132,7 +133,7 @@ func (c *batchConsumer) readRedis(ctx context.Context, cli *redis.Client, stream
 				return
 			}
 			c.logger.Warn("read batch", log.ErrorAttr(err))
-			sleepCtx(ctx, time.Second)
+			retry.Sleep(ctx, time.Second)
 			continue
 		}
 		var entries []redis.XMessage
@@ -173,7 +174,7 @@ func (c *batchConsumer) recreateGroup(ctx context.Context, cli *redis.Client, st
 	if err := ensureGroup(ctx, cli, stream, c.group); err != nil {
 		if ctx.Err() == nil {
 			c.logger.Warn("recreate consumer group", log.ErrorAttr(err))
-			sleepCtx(ctx, time.Second)
+			retry.Sleep(ctx, time.Second)
 		}
 		return
 	}
@@ -236,17 +237,16 @@ func (c *batchConsumer) handle(ctx context.Context, msgs []*message.Message) err
 // retry calls h per Config.Retry, turning a panic into an error.
 func (c *batchConsumer) retry(ctx context.Context, msgs []*message.Message) error {
 	rc := c.b.cfg.Retry
-	wait := rc.InitialInterval
+	policy := retry.Policy{Initial: rc.InitialInterval, Max: rc.MaxInterval, Multiplier: rc.Multiplier}
 	for attempt := 0; ; attempt++ {
 		err := c.call(ctx, msgs)
 		if err == nil || ctx.Err() != nil || attempt >= rc.MaxRetries {
 			return err
 		}
 		c.logger.Info("batch failed; retrying", slog.Int("messages", len(msgs)), slog.Int("attempt", attempt+1), log.ErrorAttr(err))
-		if !sleepCtx(ctx, wait) {
+		if !retry.Sleep(ctx, policy.Delay(attempt+1)) {
 			return ctx.Err()
 		}
-		wait = min(time.Duration(float64(wait)*rc.Multiplier), rc.MaxInterval)
 	}
 }
 
@@ -267,16 +267,4 @@ func (c *batchConsumer) poison(msg *message.Message, cause error) error {
 		return err
 	}
 	return nil
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether the full wait elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -3,13 +3,13 @@ package webhook
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/platform/retry"
 )
 
 // Dispatcher sends deliveries. It keeps, per endpoint, one FIFO chain per session in memory and
@@ -442,8 +442,7 @@ func (d *Dispatcher) retryDelay(round int, retryAfter time.Duration) time.Durati
 	if d.cfg.Jitter <= 0 {
 		return base
 	}
-	f := 1 + d.cfg.Jitter*(2*rand.Float64()-1)
-	return time.Duration(float64(base) * f)
+	return retry.Policy{Initial: base, Jitter: retry.Proportional, Spread: d.cfg.Jitter}.Delay(1)
 }
 
 // release frees the chain after an attempt that leaves the delivery open.

@@ -54,7 +54,7 @@ type Service struct {
 	// since the HTTP server may start serving before this service starts.
 	loaded atomic.Bool
 	// writer groups hot-path writes while the service runs; nil otherwise.
-	writer atomic.Pointer[writer]
+	writer atomic.Pointer[db.Batcher[*writeOp]]
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc
@@ -121,7 +121,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.loaded.Store(true)
 
-	s.writer.Store(startWriter(s.store))
+	s.writer.Store(newWriter(s.store))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.done = make(chan struct{})
@@ -172,16 +172,15 @@ func (s *Service) stopLocked() {
 	s.cancel()
 	<-s.done
 	s.pruneWG.Wait()
-	if w := s.writer.Swap(nil); w != nil {
-		w.shutdown()
-	}
+	// Writes already queued finish by themselves; later ones run alone.
+	s.writer.Store(nil)
 	s.cancel = nil
 }
 
 // write runs fn in a transaction, grouped with other writes while the service runs.
 func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if w := s.writer.Load(); w != nil {
-		return w.exec(ctx, fn)
+		return submit(ctx, w, &writeOp{fn: fn})
 	}
 	return s.store.db.RunInTx(ctx, nil, fn)
 }
@@ -189,7 +188,7 @@ func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun
 // record writes an attempt outcome, grouped with other writes while the service runs.
 func (s *Service) record(ctx context.Context, o outcome) error {
 	if w := s.writer.Load(); w != nil {
-		return w.record(ctx, o)
+		return submit(ctx, w, &writeOp{outcome: &o})
 	}
 	return s.store.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return s.store.recordOutcomes(ctx, tx, []outcome{o})

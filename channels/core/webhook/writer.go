@@ -2,33 +2,22 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
+
+	"github.com/28web/hub/platform/db"
 )
 
 // maxBatch bounds the writes grouped into one transaction.
 const maxBatch = 256
 
-// writer funnels the hot-path writes (delivery inserts, attempt outcomes) through one goroutine
-// that groups whatever is queued into one transaction: one commit (one fsync) for many writes,
-// and no writers of ours queuing on SQLite's lock, whose busy handler sleeps in milliseconds.
-type writer struct {
-	db     *bun.DB
-	store  *store
-	ops    chan writeOp
-	stop   chan struct{}
-	exited chan struct{}
-}
-
-// writeOp is a function to run in the batch's transaction, or an attempt outcome: outcomes of
-// a batch are written together in two statements.
+// writeOp is a function to run in a shared transaction, or an attempt outcome: outcomes of a
+// batch are written together in two statements. err is its own result.
 type writeOp struct {
-	ctx     context.Context
 	fn      func(ctx context.Context, tx bun.Tx) error
 	outcome *outcome
-	done    chan error
+	err     error
 }
 
 // outcome is an attempt and the state it leaves its delivery in.
@@ -38,129 +27,39 @@ type outcome struct {
 	att Attempt
 }
 
-// startWriter starts a writer; close it with shutdown.
-func startWriter(st *store) *writer {
-	w := &writer{db: st.db, store: st, ops: make(chan writeOp, maxBatch), stop: make(chan struct{}), exited: make(chan struct{})}
-	go func() {
-		defer close(w.exited)
-		w.run()
-	}()
-	return w
-}
-
-// shutdown writes what is queued and stops; later writes fail with errWriterStopped.
-func (w *writer) shutdown() {
-	close(w.stop)
-	<-w.exited
-}
-
-// exec runs fn in a transaction shared with other queued writes, and returns once it is
-// committed. fn may run twice (alone, after its batch failed), so it must not keep state
-// between runs.
-func (w *writer) exec(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return w.submit(writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)})
-}
-
-// record writes an attempt outcome with the other queued writes.
-func (w *writer) record(ctx context.Context, o outcome) error {
-	return w.submit(writeOp{ctx: ctx, outcome: &o, done: make(chan error, 1)})
-}
-
-func (w *writer) submit(op writeOp) error {
-	ctx := op.ctx
-	select {
-	case <-w.stop:
-		return errWriterStopped
-	default:
-	}
-	select {
-	case w.ops <- op:
-	case <-w.exited:
-		return errWriterStopped
-	case <-ctx.Done():
-		return fmt.Errorf("queue write: %w", ctx.Err())
-	}
-	select {
-	case err := <-op.done:
-		return err
-	case <-w.exited:
-		// Queued after the last drain: it was never run.
-		select {
-		case err := <-op.done:
-			return err
-		default:
-			return errWriterStopped
-		}
-	case <-ctx.Done():
-		// The write may still commit; callers treat this like any failed write (the bus
-		// redelivers, and inserts are idempotent).
-		return fmt.Errorf("wait for write: %w", ctx.Err())
-	}
-}
-
-// run writes batches until stop is closed and the queue is empty.
-func (w *writer) run() {
-	batch := make([]writeOp, 0, maxBatch)
-	for {
-		select {
-		case op := <-w.ops:
-			batch = append(batch[:0], op)
-		case <-w.stop:
-			select {
-			case op := <-w.ops:
-				batch = append(batch[:0], op)
-			default:
-				return
+// newWriter groups the hot-path writes (delivery inserts, attempt outcomes) into one transaction
+// at a time through db.Batcher: one commit (one fsync) for many writes, and no writers of ours
+// queuing on SQLite's lock, whose busy handler sleeps in milliseconds.
+func newWriter(st *store) *db.Batcher[*writeOp] {
+	return &db.Batcher[*writeOp]{Workers: 1, Max: maxBatch, Exec: func(ctx context.Context, ops []*writeOp) error {
+		err := st.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return apply(ctx, st, tx, ops) })
+		if err == nil || len(ops) == 1 {
+			for _, op := range ops {
+				op.err = err
 			}
+			return nil
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case op := <-w.ops:
-				batch = append(batch, op)
-			default:
-				break fill
-			}
+		// One bad write fails only its caller: each runs alone.
+		for _, op := range ops {
+			op.err = st.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return apply(ctx, st, tx, []*writeOp{op}) })
 		}
-		w.write(batch)
-	}
+		return nil
+	}}
 }
 
-// write commits a batch in one transaction; if it fails, each write runs alone so that one bad
-// write fails only its caller.
-func (w *writer) write(batch []writeOp) {
-	live := batch[:0:0]
-	for _, op := range batch {
-		if err := op.ctx.Err(); err != nil {
-			op.done <- err
-			continue
-		}
-		live = append(live, op)
+// submit runs op with the other queued writes and returns once it is committed. A fn may run
+// twice (alone, after its batch failed), so it must not keep state between runs. When ctx ends
+// first the write may still commit; callers treat that like any failed write (the bus
+// redelivers, and inserts are idempotent).
+func submit(ctx context.Context, w *db.Batcher[*writeOp], op *writeOp) error {
+	if err := w.Do(ctx, op); err != nil {
+		return fmt.Errorf("webhook write: %w", err)
 	}
-	if len(live) == 0 {
-		return
-	}
-	ctx := context.WithoutCancel(live[0].ctx)
-	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return w.apply(ctx, tx, live) })
-	if err == nil {
-		for _, op := range live {
-			op.done <- nil
-		}
-		return
-	}
-	if len(live) == 1 {
-		live[0].done <- err
-		return
-	}
-	for _, op := range live {
-		op.done <- w.db.RunInTx(context.WithoutCancel(op.ctx), nil, func(ctx context.Context, tx bun.Tx) error {
-			return w.apply(ctx, tx, []writeOp{op})
-		})
-	}
+	return op.err
 }
 
 // apply runs a batch's writes in tx.
-func (w *writer) apply(ctx context.Context, tx bun.Tx, ops []writeOp) error {
+func apply(ctx context.Context, st *store, tx bun.Tx, ops []*writeOp) error {
 	var outs []outcome
 	for _, op := range ops {
 		if op.outcome != nil {
@@ -171,8 +70,5 @@ func (w *writer) apply(ctx context.Context, tx bun.Tx, ops []writeOp) error {
 			return err
 		}
 	}
-	return w.store.recordOutcomes(ctx, tx, outs)
+	return st.recordOutcomes(ctx, tx, outs)
 }
-
-// errWriterStopped: a write arrived after the service stopped.
-var errWriterStopped = errors.New("webhook writer stopped")
