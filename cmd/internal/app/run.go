@@ -73,6 +73,7 @@ func Serve(name string, cfg *config.Config, logger *slog.Logger, stdout io.Write
 		fmt.Fprintf(stdout, "Generated API key (stored in %s/%s; send it as x-28web-gateway-key):\n%s\n",
 			cfg.DataDir(), config.APIKeyFile, cfg.HTTP.APIKey)
 	}
+	bus.RouteRedisLogs(logger)
 	if len(cfg.Unused) > 0 {
 		logger.Warn("ignoring browser-only settings of the seed gateway", slog.Any("variables", cfg.Unused))
 	}
