@@ -233,11 +233,14 @@ func (p *Pipeline) recoveryLoop(ctx context.Context) {
 		case <-p.rescan:
 		}
 		wait := p.cfg.ScanInterval
-		if p.requeueDue(ctx) {
+		// One instant for both queries: a message that falls due between them is either woken
+		// now or found next, never missed until the next scan.
+		now := time.Now()
+		if p.requeueDue(ctx, now) {
 			// More were due than one scan takes: continue soon, once these are on their way.
 			wait = time.Second
 		}
-		if next, ok, err := p.store.NextScheduled(ctx, time.Now()); err != nil {
+		if next, ok, err := p.store.NextScheduled(ctx, now); err != nil {
 			if ctx.Err() == nil {
 				p.logger.Warn("look up scheduled messages", log.ErrorAttr(err))
 			}
@@ -258,8 +261,8 @@ func (p *Pipeline) recoveryLoop(ctx context.Context) {
 const scanBatch = 1000
 
 // requeueDue wakes the sessions with due messages; it reports whether the batch was full.
-func (p *Pipeline) requeueDue(ctx context.Context) bool {
-	sessions, err := p.store.PendingSessions(ctx, time.Now(), scanBatch)
+func (p *Pipeline) requeueDue(ctx context.Context, now time.Time) bool {
+	sessions, err := p.store.PendingSessions(ctx, now, scanBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.logger.Warn("scan pending messages", log.ErrorAttr(err))
