@@ -53,8 +53,10 @@ type Service struct {
 	// loaded: the endpoints are in memory. Endpoint operations answer ErrUnavailable before,
 	// since the HTTP server may start serving before this service starts.
 	loaded atomic.Bool
-	// writer groups hot-path writes while the service runs; nil otherwise.
-	writer atomic.Pointer[db.Batcher[*writeOp]]
+	// writer groups hot-path writes while the service runs; nil otherwise. writing is held (read)
+	// by every write through it, so that stopping waits for them.
+	writer  atomic.Pointer[db.Batcher[*writeOp]]
+	writing sync.RWMutex
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc
@@ -172,13 +174,17 @@ func (s *Service) stopLocked() {
 	s.cancel()
 	<-s.done
 	s.pruneWG.Wait()
-	// Writes already queued finish by themselves; later ones run alone.
+	// Writes under way finish first; later ones run alone.
+	s.writing.Lock()
 	s.writer.Store(nil)
+	s.writing.Unlock()
 	s.cancel = nil
 }
 
 // write runs fn in a transaction, grouped with other writes while the service runs.
 func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	s.writing.RLock()
+	defer s.writing.RUnlock()
 	if w := s.writer.Load(); w != nil {
 		return submit(ctx, w, &writeOp{fn: fn})
 	}
@@ -187,6 +193,8 @@ func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun
 
 // record writes an attempt outcome, grouped with other writes while the service runs.
 func (s *Service) record(ctx context.Context, o outcome) error {
+	s.writing.RLock()
+	defer s.writing.RUnlock()
 	if w := s.writer.Load(); w != nil {
 		return submit(ctx, w, &writeOp{outcome: &o})
 	}
