@@ -38,7 +38,7 @@ func BenchmarkProviderSend(b *testing.B) {
 	require.NoError(b, err)
 	require.NoError(b, sim.Start(b.Context()))
 	b.Cleanup(func() { _ = sim.Close() })
-	container, err := d.WhatsmeowStore(b.Context(), testLogger())
+	container, err := whatsapp.OpenDeviceStore(b.Context(), d, testLogger())
 	require.NoError(b, err)
 	var sink countingSink
 	p, err := whatsapp.New(whatsapp.Config{HealthInterval: time.Hour}, container, whatsapp.NewBunRepository(d.Bun()), &sink, nil, testLogger(),

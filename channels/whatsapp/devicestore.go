@@ -69,11 +69,11 @@ type cachedPrivacy struct {
 
 // storeCaching installs cachedStore on whatsmeow devices.
 type storeCaching struct {
-	wm   *db.Whatsmeow
+	wm   *DeviceStore
 	puts *db.Batcher[sessionPut]
 }
 
-func newStoreCaching(wm *db.Whatsmeow) storeCaching {
+func newStoreCaching(wm *DeviceStore) storeCaching {
 	c := storeCaching{wm: wm}
 	if wm != nil {
 		c.puts = &db.Batcher[sessionPut]{Exec: func(ctx context.Context, puts []sessionPut) error {

@@ -18,7 +18,7 @@ import (
 
 // pairedDevice stores a device as pairing would and returns it with the store cache installed
 // the way the provider installs it (through the container, on first save).
-func pairedDevice(t *testing.T, wm *db.Whatsmeow, caching storeCaching, user string) *store.Device {
+func pairedDevice(t *testing.T, wm *DeviceStore, caching storeCaching, user string) *store.Device {
 	t.Helper()
 	dev := wm.NewDevice()
 	caching.wrap(dev)
@@ -35,7 +35,7 @@ func pairedDevice(t *testing.T, wm *db.Whatsmeow, caching storeCaching, user str
 func TestCachedStoreStaysTrueToTheDatabase(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
-		wm, err := d.WhatsmeowStore(ctx, slog.New(slog.DiscardHandler))
+		wm, err := OpenDeviceStore(ctx, d, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		caching := newStoreCaching(wm)
 		dev := pairedDevice(t, wm, caching, "15550001111")
@@ -120,7 +120,7 @@ func TestCachedStoreStaysTrueToTheDatabase(t *testing.T) {
 func TestSessionWritesOfSeveralDevicesShareAStatement(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
-		wm, err := d.WhatsmeowStore(ctx, slog.New(slog.DiscardHandler))
+		wm, err := OpenDeviceStore(ctx, d, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		a := pairedDevice(t, wm, newStoreCaching(wm), "15550003333")
 		b := pairedDevice(t, wm, newStoreCaching(wm), "15550004444")

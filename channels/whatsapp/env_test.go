@@ -41,7 +41,7 @@ func nextNumber() string { return fmt.Sprintf("55119%08d", 10000000+numbers.Add(
 type simEnv struct {
 	sim       *wasim.Simulator
 	db        *db.DB
-	container *db.Whatsmeow
+	container *whatsapp.DeviceStore
 	cfg       whatsapp.Config
 	opts      []whatsapp.Option
 }
@@ -58,7 +58,7 @@ func newSimEnvOn(t *testing.T, d *db.DB) *simEnv {
 	require.NoError(t, err)
 	require.NoError(t, sim.Start(t.Context()))
 	t.Cleanup(func() { _ = sim.Close() })
-	container, err := d.WhatsmeowStore(t.Context(), testLogger())
+	container, err := whatsapp.OpenDeviceStore(t.Context(), d, testLogger())
 	require.NoError(t, err)
 	cfg := whatsapp.Config{ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second, RestoreRamp: 100 * time.Millisecond,
 		HealthInterval: time.Hour}

@@ -38,7 +38,7 @@ type Params struct {
 // NewFx builds the provider for an fx app: whatsmeow's store on the shared database, the bun
 // session repository, Start on app start and Stop on app stop.
 func NewFx(p Params) (*Provider, error) {
-	container, err := p.DB.WhatsmeowStore(context.Background(), p.Logger)
+	container, err := OpenDeviceStore(context.Background(), p.DB, p.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp module: %w", err)
 	}

@@ -23,14 +23,13 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/28web/hub/channels/core"
-	"github.com/28web/hub/platform/db"
 	plog "github.com/28web/hub/platform/log"
 )
 
 // Provider is the WhatsApp channel. Build it with New; Start restores the stored sessions.
 type Provider struct {
 	cfg       Config
-	container *db.Whatsmeow
+	container *DeviceStore
 	// stores puts the store cache in front of every device's whatsmeow store.
 	stores    storeCaching
 	repo      SessionRepository
@@ -88,10 +87,10 @@ func WithMediaFetchClient(c *http.Client) Option {
 	return func(p *Provider) { p.fetch = c }
 }
 
-// New builds a provider. container is whatsmeow's device store (platform/db.WhatsmeowStore),
+// New builds a provider. container is whatsmeow's device store (OpenDeviceStore),
 // repo the channel's session table, sink where events go. bodies may be nil: previousBody then
 // comes from a bounded in-memory cache of recent messages.
-func New(cfg Config, container *db.Whatsmeow, repo SessionRepository, sink core.EventSink,
+func New(cfg Config, container *DeviceStore, repo SessionRepository, sink core.EventSink,
 	bodies MessageBodies, logger *slog.Logger, opts ...Option) (*Provider, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {

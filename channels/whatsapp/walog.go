@@ -11,9 +11,10 @@ import (
 	plog "github.com/28web/hub/platform/log"
 )
 
-// waLogger adapts the provider's slog logger to whatsmeow's printf-style logger for one
-// session. Unlike platform/db.NewWALogger it does not keep a Logger.With per session: the
-// session id is added only when a line is actually logged, which keeps idle sessions cheap.
+// waLogger adapts a slog logger to whatsmeow's printf-style logger, for one session or (session
+// empty) for the device store. It keeps no Logger.With per session: the session id is added
+// only when a line is actually logged, which keeps idle sessions cheap. Sub-loggers add their
+// module to a "module" attribute ("Client/Socket").
 type waLogger struct {
 	log     *slog.Logger
 	session core.SessionID
@@ -31,7 +32,10 @@ func (l *waLogger) logf(level slog.Level, format string, args []any) {
 	if !l.log.Enabled(context.Background(), level) {
 		return
 	}
-	attrs := []any{slog.String(plog.SessionKey, string(l.session))}
+	var attrs []any
+	if l.session != "" {
+		attrs = append(attrs, slog.String(plog.SessionKey, string(l.session)))
+	}
 	if l.module != "" {
 		attrs = append(attrs, slog.String("module", l.module))
 	}

@@ -10,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.mau.fi/whatsmeow/proto/waAdv"
-	"go.mau.fi/whatsmeow/types"
 
 	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/platform/db"
@@ -27,44 +25,6 @@ func tableExists(t *testing.T, d *db.DB, name string) bool {
 	var n int
 	require.NoError(t, d.Bun().NewRaw(q, name).Scan(t.Context(), &n))
 	return n == 1
-}
-
-func TestMigrateWithWhatsmeowStore(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := t.Context()
-		// Twice: the second run must find nothing to do and change nothing.
-		for range 2 {
-			require.NoError(t, db.Migrate(ctx, d, migrations.Core, migrations.Webhooks, migrations.Whatsapp))
-			_, err := d.WhatsmeowStore(ctx, slogDiscard())
-			require.NoError(t, err)
-		}
-		for _, table := range []string{"sessions", "messages", "contacts",
-			"bun_migrations_core", "bun_migration_locks_core", "bun_migrations_webhooks", "bun_migrations_whatsapp",
-			"whatsmeow_device", "whatsmeow_version"} {
-			assert.Truef(t, tableExists(t, d, table), "table %s exists", table)
-		}
-		var applied int
-		require.NoError(t, d.Bun().NewRaw("SELECT count(*) FROM bun_migrations_core").Scan(ctx, &applied))
-		assert.Equal(t, coreMigrations(t), applied, "each core migration is recorded once")
-
-		container, err := d.WhatsmeowStore(ctx, slogDiscard())
-		require.NoError(t, err)
-		dev := container.NewDevice()
-		jid := types.NewADJID("15550001234", 0, 7)
-		dev.ID = &jid
-		dev.PushName = "Test"
-		// A paired device has its signed account identity; PutDevice requires it.
-		dev.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte{1}, AccountSignature: make([]byte, 64),
-			AccountSignatureKey: make([]byte, 32), DeviceSignature: make([]byte, 64)}
-		require.NoError(t, dev.Save(ctx))
-		got, err := container.GetDevice(ctx, jid)
-		require.NoError(t, err)
-		require.NotNil(t, got)
-		assert.Equal(t, "Test", got.PushName)
-		assert.Equal(t, dev.RegistrationID, got.RegistrationID)
-		// The device store did not take the pool down with it.
-		require.NoError(t, d.Ping(ctx))
-	})
 }
 
 func TestCoreSchema(t *testing.T) {

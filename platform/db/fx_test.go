@@ -1,9 +1,7 @@
 package db_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,16 +27,4 @@ func TestModule(t *testing.T) {
 	require.NoError(t, d.Ping(t.Context()))
 	app.RequireStop()
 	assert.Error(t, d.Ping(t.Context()), "closed on stop")
-}
-
-func TestWALogger(t *testing.T) {
-	var buf bytes.Buffer
-	l := db.NewWALogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	l.Sub("Client").Sub("Socket").Warnf("lost %d frames", 3)
-	l.Debugf("hidden %s", "detail")
-	l.Errorf("plain")
-	out := buf.String()
-	assert.Contains(t, out, `level=WARN msg="lost 3 frames" module=Client/Socket`)
-	assert.Contains(t, out, `level=ERROR msg=plain`)
-	assert.NotContains(t, out, "hidden")
 }

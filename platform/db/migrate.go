@@ -82,6 +82,14 @@ func migrateSet(ctx context.Context, d *DB, set migrations.Set) error {
 
 // lockMigrations serialises migrators of one module across processes on PostgreSQL.
 func (d *DB) lockMigrations(ctx context.Context, module string) (unlock func(), err error) {
+	return d.Lock(ctx, "bun_migrations_"+module)
+}
+
+// Lock takes a database-wide lock named key (on PostgreSQL a session advisory lock, held by one
+// connection; SQLite is single-process and needs none), waiting for other processes that hold
+// it. Replicas starting together use it to run a schema upgrade one at a time. The lock dies
+// with its connection, so a crashed holder cannot leave it behind.
+func (d *DB) Lock(ctx context.Context, key string) (unlock func(), err error) {
 	if d.dialect != Postgres {
 		return func() {}, nil
 	}
@@ -89,7 +97,6 @@ func (d *DB) lockMigrations(ctx context.Context, module string) (unlock func(), 
 	if err != nil {
 		return nil, fmt.Errorf("lock: get connection: %w", err)
 	}
-	key := "bun_migrations_" + module
 	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext(?))", key); err != nil {
 		return nil, errors.Join(fmt.Errorf("lock: %w", err), conn.Close())
 	}
@@ -98,10 +105,10 @@ func (d *DB) lockMigrations(ctx context.Context, module string) (unlock func(), 
 		// Closing the connection would release the lock too; unlocking first returns a clean
 		// connection to the pool.
 		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext(?))", key); err != nil {
-			d.logger.Warn("release migration lock", "module", module, "error", err)
+			d.logger.Warn("release database lock", "key", key, "error", err)
 		}
 		if err := conn.Close(); err != nil {
-			d.logger.Warn("release migration lock connection", "module", module, "error", err)
+			d.logger.Warn("release database lock connection", "key", key, "error", err)
 		}
 	}, nil
 }

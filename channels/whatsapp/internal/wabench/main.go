@@ -96,7 +96,7 @@ func run() error {
 	if err := db.Migrate(ctx, d, migrations.Whatsapp); err != nil {
 		return err
 	}
-	container, err := d.WhatsmeowStore(ctx, logger)
+	container, err := whatsapp.OpenDeviceStore(ctx, d, logger)
 	if err != nil {
 		return err
 	}
