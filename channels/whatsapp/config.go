@@ -35,24 +35,14 @@ type Config struct {
 	// KeepAliveMaxFail is how long keepalives may fail before the link is dropped and
 	// reconnected. Default 90s.
 	KeepAliveMaxFail time.Duration `koanf:"keepalive_max_fail"`
-	// Media bounds the attachments fetched from URLs.
-	Media MediaConfig `koanf:"media"`
+	// MaxMediaBytes is the largest attachment this channel sends. Default 64 MiB. (Fetching media
+	// URLs is configured in the core's media section.)
+	MaxMediaBytes int64 `koanf:"max_media_bytes"`
 	// BodyCacheSize bounds the in-memory cache of recent message bodies used for previousBody of
 	// edits and revokes when no MessageBodies store is given (shared by all sessions). Default 10000.
 	BodyCacheSize int `koanf:"body_cache_size"`
 	// DeviceName is the name the phone shows for linked sessions. Default "28web Hub".
 	DeviceName string `koanf:"device_name"`
-}
-
-// MediaConfig bounds outgoing media.
-type MediaConfig struct {
-	// MaxBytes is the largest attachment accepted (URL or inline). Default 64 MiB.
-	MaxBytes int64 `koanf:"max_bytes"`
-	// FetchTimeout bounds fetching one media URL. Default 30s.
-	FetchTimeout time.Duration `koanf:"fetch_timeout"`
-	// AllowPrivateNetworks lets media URLs point at loopback, private and link-local addresses.
-	// Default false: such URLs are refused (SSRF protection).
-	AllowPrivateNetworks bool `koanf:"allow_private_networks"`
 }
 
 // SetDefaults fills every unset field with its documented default.
@@ -70,12 +60,11 @@ func (c *Config) SetDefaults() {
 	setDur(&c.RestoreRamp, time.Second)
 	setDur(&c.HealthInterval, 30*time.Second)
 	setDur(&c.KeepAliveMaxFail, 90*time.Second)
-	setDur(&c.Media.FetchTimeout, 30*time.Second)
 	if c.ConnectConcurrency == 0 {
 		c.ConnectConcurrency = 64
 	}
-	if c.Media.MaxBytes == 0 {
-		c.Media.MaxBytes = 64 << 20
+	if c.MaxMediaBytes == 0 {
+		c.MaxMediaBytes = 64 << 20
 	}
 	if c.BodyCacheSize == 0 {
 		c.BodyCacheSize = 10000
@@ -100,7 +89,6 @@ func (c Config) Validate() error {
 	positive("reconnect_max", c.ReconnectMax)
 	positive("health_interval", c.HealthInterval)
 	positive("keepalive_max_fail", c.KeepAliveMaxFail)
-	positive("media.fetch_timeout", c.Media.FetchTimeout)
 	if c.RestoreRamp < 0 {
 		errs = append(errs, fmt.Errorf("whatsapp.restore_ramp must be >= 0, got %s", c.RestoreRamp))
 	}
@@ -110,8 +98,8 @@ func (c Config) Validate() error {
 	if c.ConnectConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("whatsapp.connect_concurrency must be >= 1, got %d", c.ConnectConcurrency))
 	}
-	if c.Media.MaxBytes < 1 {
-		errs = append(errs, fmt.Errorf("whatsapp.media.max_bytes must be >= 1, got %d", c.Media.MaxBytes))
+	if c.MaxMediaBytes < 1 {
+		errs = append(errs, fmt.Errorf("whatsapp.max_media_bytes must be >= 1, got %d", c.MaxMediaBytes))
 	}
 	if c.BodyCacheSize < 0 {
 		errs = append(errs, fmt.Errorf("whatsapp.body_cache_size must be >= 0, got %d", c.BodyCacheSize))

@@ -18,8 +18,10 @@ import (
 
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/channeltest"
+	"github.com/28web/hub/channels/core/media"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsapp/wasim"
+	"github.com/28web/hub/platform/netguard"
 )
 
 // harness is one connected session on the simulator, paired with its own phone.
@@ -332,8 +334,8 @@ func TestSendEveryType(t *testing.T) {
 
 func TestMediaURLLimits(t *testing.T) {
 	env := newSimEnv(t)
-	env.cfg.Media.MaxBytes = 1024
-	env.cfg.Media.AllowPrivateNetworks = false
+	env.cfg.MaxMediaBytes = 1024
+	env.opts = []whatsapp.Option{whatsapp.WithMediaFetcher(media.NewFetcher(media.Config{}))}
 	h := connected(t, env)
 	peer := env.newPhone(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -342,7 +344,7 @@ func TestMediaURLLimits(t *testing.T) {
 	t.Cleanup(srv.Close)
 	_, err := h.p.SendMessage(t.Context(), h.id, core.OutgoingMessage{To: "+" + peer.Number(), Type: core.MessageImage, Media: &core.Media{URL: srv.URL}})
 	require.ErrorIs(t, err, core.ErrInvalid)
-	require.ErrorContains(t, err, "private network")
+	require.ErrorIs(t, err, netguard.ErrForbidden)
 	_, err = h.p.SendMessage(t.Context(), h.id, core.OutgoingMessage{To: "+" + peer.Number(), Type: core.MessageImage, Media: &core.Media{Data: bytes.Repeat([]byte("x"), 2048)}})
 	require.ErrorIs(t, err, core.ErrInvalid)
 	require.ErrorContains(t, err, "limit")

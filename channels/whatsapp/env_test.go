@@ -15,6 +15,7 @@ import (
 
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/channeltest"
+	"github.com/28web/hub/channels/core/media"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsapp/wasim"
 	"github.com/28web/hub/migrations"
@@ -62,8 +63,9 @@ func newSimEnvOn(t *testing.T, d *db.DB) *simEnv {
 	require.NoError(t, err)
 	cfg := whatsapp.Config{ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second, RestoreRamp: 100 * time.Millisecond,
 		HealthInterval: time.Hour}
-	cfg.Media.AllowPrivateNetworks = true
-	return &simEnv{sim: sim, db: d, container: container, cfg: cfg}
+	// Media URLs are served on loopback in these tests.
+	opts := []whatsapp.Option{whatsapp.WithMediaFetcher(media.NewFetcher(media.Config{AllowPrivateNetworks: true}))}
+	return &simEnv{sim: sim, db: d, container: container, cfg: cfg, opts: opts}
 }
 
 func (e *simEnv) configure(c *whatsmeow.Client) { wasim.ConfigureClient(c, e.sim) }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/media"
 	"github.com/28web/hub/platform/db"
 )
 
@@ -31,8 +32,9 @@ type Params struct {
 	DB        *db.DB
 	Sink      core.EventSink
 	Logger    *slog.Logger
-	Bodies    MessageBodies `optional:"true"`
-	Options   []Option      `optional:"true"`
+	Bodies    MessageBodies  `optional:"true"`
+	Fetcher   *media.Fetcher `optional:"true"`
+	Options   []Option       `optional:"true"`
 }
 
 // NewFx builds the provider for an fx app: whatsmeow's store on the shared database, the bun
@@ -42,7 +44,11 @@ func NewFx(p Params) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp module: %w", err)
 	}
-	prov, err := New(p.Config, container, NewBunRepository(p.DB.Bun()), p.Sink, p.Bodies, p.Logger, p.Options...)
+	opts := p.Options
+	if p.Fetcher != nil {
+		opts = append([]Option{WithMediaFetcher(p.Fetcher)}, opts...)
+	}
+	prov, err := New(p.Config, container, NewBunRepository(p.DB.Bun()), p.Sink, p.Bodies, p.Logger, opts...)
 	if err != nil {
 		return nil, err
 	}

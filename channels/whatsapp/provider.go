@@ -23,6 +23,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/media"
 	plog "github.com/28web/hub/platform/log"
 )
 
@@ -37,7 +38,7 @@ type Provider struct {
 	bodies    MessageBodies
 	log       *slog.Logger
 	configure func(*whatsmeow.Client)
-	fetch     *http.Client
+	fetcher   *media.Fetcher
 	// waHTTP is shared by every client for its websocket dials and media transfers: one pool
 	// instead of three cloned transports per session.
 	waHTTP *http.Client
@@ -80,11 +81,10 @@ func WithClientConfigurer(fn func(*whatsmeow.Client)) Option {
 	return func(p *Provider) { p.configure = fn }
 }
 
-// WithMediaFetchClient replaces the HTTP client that fetches media URLs of outgoing messages.
-// The default refuses private-network targets unless Config.Media.AllowPrivateNetworks is set;
-// a replacement is used as given.
-func WithMediaFetchClient(c *http.Client) Option {
-	return func(p *Provider) { p.fetch = c }
+// WithMediaFetcher sets the fetcher of media URLs given to SendMessage directly (the API fetches
+// them itself when it accepts a message). The default refuses every non-public address.
+func WithMediaFetcher(f *media.Fetcher) Option {
+	return func(p *Provider) { p.fetcher = f }
 }
 
 // New builds a provider. container is whatsmeow's device store (OpenDeviceStore),
@@ -125,15 +125,15 @@ func New(cfg Config, container *DeviceStore, repo SessionRepository, sink core.E
 	for _, o := range opts {
 		o(p)
 	}
-	if p.fetch == nil {
-		p.fetch = newMediaFetchClient(cfg.Media)
+	if p.fetcher == nil {
+		p.fetcher = media.NewFetcher(media.Config{MaxBytes: cfg.MaxMediaBytes})
 	}
 	return p, nil
 }
 
 // Info implements core.Provider.
 func (p *Provider) Info() core.ChannelInfo {
-	return core.ChannelInfo{Channel: Channel, MaxTextLength: 65536, MaxMediaBytes: p.cfg.Media.MaxBytes,
+	return core.ChannelInfo{Channel: Channel, MaxTextLength: 65536, MaxMediaBytes: p.cfg.MaxMediaBytes,
 		MessageTypes: slices.Clone(core.OutgoingMessageTypes)}
 }
 

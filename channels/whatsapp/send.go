@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -342,9 +338,11 @@ func (p *Provider) buildMedia(ctx context.Context, cli *whatsmeow.Client, msg co
 	}
 }
 
-// loadMedia returns the attachment's bytes and MIME type, from inline data or its URL.
+// loadMedia returns the attachment's bytes and MIME type, from inline data or its URL (fetched
+// through the core's fetcher: the API fetches at accept time, so only direct callers get here
+// with a URL).
 func (p *Provider) loadMedia(ctx context.Context, m *core.Media) ([]byte, string, error) {
-	max := p.cfg.Media.MaxBytes
+	max := p.cfg.MaxMediaBytes
 	var data []byte
 	mime := m.MimeType
 	switch {
@@ -354,14 +352,13 @@ func (p *Provider) loadMedia(ctx context.Context, m *core.Media) ([]byte, string
 		}
 		data = m.Data
 	case m.URL != "":
-		var ct string
-		var err error
-		data, ct, err = p.fetchMedia(ctx, m.URL)
+		got, err := p.fetcher.Fetch(ctx, m.URL, max)
 		if err != nil {
 			return nil, "", err
 		}
+		data = got.Data
 		if mime == "" {
-			mime = ct
+			mime = got.MimeType
 		}
 	default:
 		return nil, "", fmt.Errorf("%w: media needs a url or data", core.ErrInvalid)
@@ -370,79 +367,4 @@ func (p *Provider) loadMedia(ctx context.Context, m *core.Media) ([]byte, string
 		mime = http.DetectContentType(data)
 	}
 	return data, mime, nil
-}
-
-// fetchMedia downloads a media URL within the size limit and timeout.
-func (p *Provider) fetchMedia(ctx context.Context, raw string) ([]byte, string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, "", fmt.Errorf("%w: media url %q must be http(s)", core.ErrInvalid, raw)
-	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Media.FetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: media url: %w", core.ErrInvalid, err)
-	}
-	resp, err := p.fetch.Do(req)
-	if err != nil {
-		if errors.Is(err, errPrivateTarget) {
-			return nil, "", fmt.Errorf("%w: media url %s: %w", core.ErrInvalid, u.Host, errPrivateTarget)
-		}
-		return nil, "", fmt.Errorf("fetch media %s: %w: %w", u.Host, core.ErrUnavailable, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("%w: media url answered %s", core.ErrInvalid, resp.Status)
-	}
-	max := p.cfg.Media.MaxBytes
-	if resp.ContentLength > max {
-		return nil, "", fmt.Errorf("%w: media is %d bytes, over the %d-byte limit", core.ErrInvalid, resp.ContentLength, max)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("fetch media %s: %w: %w", u.Host, core.ErrUnavailable, err)
-	}
-	if int64(len(data)) > max {
-		return nil, "", fmt.Errorf("%w: media is over the %d-byte limit", core.ErrInvalid, max)
-	}
-	ct := resp.Header.Get("Content-Type")
-	if i := strings.IndexByte(ct, ';'); i >= 0 && !strings.HasPrefix(ct, "audio/") {
-		ct = strings.TrimSpace(ct[:i])
-	}
-	return data, ct, nil
-}
-
-var errPrivateTarget = errors.New("private network targets are not allowed")
-
-// newMediaFetchClient builds the client that fetches media URLs. Unless private networks are
-// allowed, the dialer refuses loopback, private, link-local and unspecified addresses after DNS
-// resolution, so a redirect or a DNS name pointing inside cannot reach internal services.
-func newMediaFetchClient(cfg MediaConfig) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	if !cfg.AllowPrivateNetworks {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			ip := net.ParseIP(host)
-			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-				ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
-				return errPrivateTarget
-			}
-			return nil
-		}
-	}
-	tr := &http.Transport{
-		Proxy: nil, DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
-		TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 20 * time.Second,
-		MaxIdleConns: 16, IdleConnTimeout: 30 * time.Second,
-	}
-	return &http.Client{Transport: tr, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-		if len(via) >= 5 {
-			return errors.New("too many redirects")
-		}
-		return nil
-	}}
 }

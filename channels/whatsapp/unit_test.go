@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -31,11 +28,11 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 
 	bad := Config{UnpairedTTL: -1, QRFirstTimeout: -1, QRTimeout: -1, ReconnectMin: time.Minute, ReconnectMax: time.Second,
 		RestoreRamp: -1, ConnectConcurrency: -1, HealthInterval: -1, KeepAliveMaxFail: -1, BodyCacheSize: -1,
-		Media: MediaConfig{MaxBytes: -1, FetchTimeout: -1}}
+		MaxMediaBytes: -1}
 	err := bad.Validate()
 	require.Error(t, err)
 	for _, want := range []string{"unpaired_ttl", "qr_first_timeout", "qr_timeout", "reconnect_max", "restore_ramp",
-		"connect_concurrency", "health_interval", "keepalive_max_fail", "media.max_bytes", "media.fetch_timeout",
+		"connect_concurrency", "health_interval", "keepalive_max_fail", "max_media_bytes",
 		"body_cache_size", "device_name"} {
 		require.ErrorContains(t, err, want)
 	}
@@ -156,23 +153,6 @@ func TestPreviousBodyPrefersStore(t *testing.T) {
 	require.Equal(t, "from store", s.previousBody(context.Background(), "m1"))
 	require.Equal(t, "cache only", s.previousBody(context.Background(), "m2"))
 	require.Empty(t, s.previousBody(context.Background(), "m3"))
-}
-
-func TestMediaFetchRefusesPrivateTargets(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("x")) }))
-	t.Cleanup(srv.Close)
-	var cfg Config
-	cfg.SetDefaults()
-	p := &Provider{cfg: cfg, fetch: newMediaFetchClient(cfg.Media)}
-	_, _, err := p.fetchMedia(t.Context(), srv.URL)
-	require.ErrorIs(t, err, core.ErrInvalid)
-	require.True(t, errors.Is(err, errPrivateTarget))
-
-	cfg.Media.AllowPrivateNetworks = true
-	p = &Provider{cfg: cfg, fetch: newMediaFetchClient(cfg.Media)}
-	data, _, err := p.fetchMedia(t.Context(), srv.URL)
-	require.NoError(t, err)
-	require.Equal(t, []byte("x"), data)
 }
 
 func TestBunRepository(t *testing.T) {

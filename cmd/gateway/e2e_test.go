@@ -67,7 +67,7 @@ func startE2E(t *testing.T, sim *wasim.Simulator, environ []string, adjust func(
 	env := append([]string{"API_KEY=" + e2eKey, "HOST=127.0.0.1", "PORT=0"}, environ...)
 	cfg, err := config.Load(config.LoadOptions{Environ: env})
 	require.NoError(t, err)
-	cfg.WhatsApp.Media.AllowPrivateNetworks = true // media URLs are served on loopback here
+	cfg.Media.AllowPrivateNetworks = true // media URLs are served on loopback here
 	cfg.Queue.InitialBackoff, cfg.Queue.MaxBackoff = 50*time.Millisecond, 500*time.Millisecond
 	adjust(cfg)
 	var srv *httpserver.Server

@@ -20,6 +20,7 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/28web/hub/channels/core/media"
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/channels/whatsapp"
@@ -61,6 +62,7 @@ type Config struct {
 	Webhook  webhook.Config    `koanf:"webhook"`
 	Health   HealthConfig      `koanf:"health"`
 	Queue    pipeline.Config   `koanf:"queue"`
+	Media    media.Config      `koanf:"media"`
 	WhatsApp whatsapp.Config   `koanf:"whatsapp"`
 	Hub      HubConfig         `koanf:"hub"`
 
@@ -257,6 +259,7 @@ func (c *Config) SetDefaults() {
 	c.Outbox.SetDefaults()
 	c.Webhook.SetDefaults()
 	c.Queue.SetDefaults()
+	c.Media.SetDefaults()
 	c.WhatsApp.SetDefaults()
 }
 
@@ -297,7 +300,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("health.check_interval (HEALTH_CHECK_INTERVAL) must be at least 1000 ms"))
 	}
 	for name, v := range map[string]interface{ Validate() error }{
-		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "outbox": c.Outbox, "queue": c.Queue, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
+		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "outbox": c.Outbox, "queue": c.Queue, "media": c.Media, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
 	} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))

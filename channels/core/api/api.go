@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/channels/core/media"
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/channels/core/webhook"
@@ -30,6 +31,8 @@ type Deps struct {
 	Pipeline *pipeline.Pipeline
 	Errors   *httpserver.ErrorMapper
 	Logger   *slog.Logger
+	// Media fetches the attachments given by URL when a message is accepted.
+	Media *media.Fetcher
 	// Sink reports what the API itself decides: the failures and the last events of a deleted
 	// session.
 	Sink core.EventSink
@@ -44,6 +47,9 @@ type Handlers struct {
 
 // Register adds every operation to api.
 func Register(api huma.API, d Deps) {
+	if d.Media == nil {
+		d.Media = media.NewFetcher(media.Config{})
+	}
 	h := &Handlers{Deps: d}
 	h.registerSessions(api)
 	h.registerMessages(api)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/28web/hub/channels/core/channeltest"
 	"github.com/28web/hub/channels/core/eventbus"
 	"github.com/28web/hub/channels/core/fakechannel"
+	"github.com/28web/hub/channels/core/media"
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/projection"
 	"github.com/28web/hub/channels/core/store"
@@ -41,6 +43,9 @@ type gateway struct {
 	st   *store.Store
 	// rec records every event published, besides the bus.
 	rec *channeltest.Recorder
+	// files serves media URLs on loopback: /a.pdf (a small PDF), /big (over the test limit),
+	// /gone (404).
+	files *httptest.Server
 }
 
 // teeSink publishes to the bus and records.
@@ -58,6 +63,11 @@ func (s teeSink) Publish(ctx context.Context, e core.Event) error {
 
 // newGateway runs the API on a real HTTP server over the fake channel, SQLite and the in-process bus.
 func newGateway(t *testing.T, minimal bool) *gateway {
+	return newGatewayFetching(t, minimal, media.NewFetcher(media.Config{AllowPrivateNetworks: true, MaxBytes: 1024}))
+}
+
+// newGatewayFetching is newGateway with its media fetcher.
+func newGatewayFetching(t *testing.T, minimal bool, fetcher *media.Fetcher) *gateway {
 	d := dbtest.SQLite(t, migrations.Core)
 	b, err := bus.New(bustest.Config(), log.Discard())
 	require.NoError(t, err)
@@ -86,13 +96,25 @@ func newGateway(t *testing.T, minimal bool) *gateway {
 	cfg.RateLimit.PerIP.Disabled, cfg.RateLimit.PerKey.Disabled = true, true
 	srv, err := httpserver.New(cfg, httpserver.APIInfo{Title: "test", Version: "test"}, log.Discard(), httpserver.WithErrorMappings(api.ErrorMappings()...))
 	require.NoError(t, err)
-	api.Register(srv.API(), api.Deps{Provider: provider, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink})
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/a.pdf":
+			w.Header().Set("Content-Type", "application/pdf")
+			_, _ = w.Write([]byte("%PDF-1.4 fake"))
+		case "/big":
+			_, _ = w.Write(bytes.Repeat([]byte("x"), 2048))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(files.Close)
+	api.Register(srv.API(), api.Deps{Provider: provider, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink, Media: fetcher})
 	reg, err := health.NewRegistry("test", time.Second, t.TempDir())
 	require.NoError(t, err)
 	health.Register(srv.API(), reg)
 	require.NoError(t, srv.Start(t.Context()))
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return &gateway{t: t, base: "http://" + srv.Addr(), net: net, prov: prov, st: st, rec: rec}
+	return &gateway{t: t, base: "http://" + srv.Addr(), net: net, prov: prov, st: st, rec: rec, files: files}
 }
 
 type response struct {
@@ -240,7 +262,7 @@ func TestSendAndTrackMessages(t *testing.T) {
 	png := base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\nfake"))
 	for _, body := range []map[string]any{
 		{"to": string(peer), "type": "image", "text": "caption", "media": map[string]any{"data": png, "mimeType": "image/png"}},
-		{"to": string(peer), "type": "document", "media": map[string]any{"url": "https://example.com/a.pdf", "fileName": "a.pdf"}},
+		{"to": string(peer), "type": "document", "media": map[string]any{"url": g.files.URL + "/a.pdf"}},
 		{"to": string(peer), "type": "audio", "media": map[string]any{"data": png, "mimeType": "audio/ogg; codecs=opus", "voiceNote": true}},
 		{"to": string(peer), "type": "location", "location": map[string]any{"latitude": -23.5, "longitude": -46.6, "name": "office"}},
 		{"to": string(peer), "type": "contact", "contact": map[string]any{"displayName": "Support", "vcard": "BEGIN:VCARD\nVERSION:3.0\nFN:S\nEND:VCARD"}},
@@ -416,6 +438,45 @@ func TestMissingCapabilitiesAnswer501(t *testing.T) {
 			body = map[string]any{"chatId": peer, "presence": "typing"}
 		}
 		requireProblem(t, g.do(c.method, c.path, body), 501, "does not support")
+	}
+}
+
+// Media URLs are fetched when the message is accepted: a bad one is a 422 at once and nothing is
+// queued; a good one is stored with the message, whose send no longer needs the URL.
+func TestMediaURLsAreFetchedAtAccept(t *testing.T) {
+	g := newGateway(t, false)
+	g.connected("s1")
+	peer := string(g.net.NewAccount())
+	send := func(url string) response {
+		return g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": peer, "type": "document", "media": map[string]any{"url": url}})
+	}
+	requireProblem(t, send(g.files.URL+"/gone"), 422, "body.media.url", "404")
+	requireProblem(t, send(g.files.URL+"/big"), 422, "body.media.url", "limit")
+	requireProblem(t, send("http://127.0.0.1:1/nothing-listens"), 422, "body.media.url", "unreachable")
+	page := g.do("GET", "/api/v1/sessions/s1/messages", nil).json(t)
+	require.Empty(t, page["messages"], "nothing was queued")
+
+	r := send(g.files.URL + "/a.pdf")
+	require.Equal(t, 202, r.status, string(r.body))
+	id := r.json(t)["id"].(string)
+	g.files.Close() // the URL is not needed any more
+	g.waitMessage("s1", id, core.MessageStatusSent)
+	got := g.net.Received(core.ChatID(peer))
+	require.Len(t, got, 1)
+	require.Equal(t, []byte("%PDF-1.4 fake"), got[0].Media.Data)
+	require.Equal(t, "application/pdf", got[0].Media.MimeType)
+	require.Equal(t, "a.pdf", got[0].Media.FileName)
+}
+
+// The SSRF policy applies at accept: without allow_private_networks a loopback URL is refused.
+func TestMediaURLsOnPrivateAddressesAreRefused(t *testing.T) {
+	g := newGatewayFetching(t, false, media.NewFetcher(media.Config{}))
+	g.connected("s1")
+	peer := string(g.net.NewAccount())
+	for _, u := range []string{"http://localhost:8080/x", "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
+		"http://2130706433/x", g.files.URL + "/a.pdf"} {
+		r := g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": peer, "type": "image", "media": map[string]any{"url": u}})
+		requireProblem(t, r, 422, "not allowed")
 	}
 }
 

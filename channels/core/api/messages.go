@@ -330,6 +330,12 @@ func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutp
 			Message: fmt.Sprintf("larger than the channel's %d bytes", info.MaxMediaBytes)})
 	}
 	req := pipeline.AcceptRequest{Session: in.ID, Message: in.Body.outgoing(), IdempotencyKey: in.IdempotencyKey}
+	if m := req.Message.Media; m != nil && m.URL != "" {
+		// Fetched now: a bad URL is refused at once, and the send never waits on it.
+		if err := h.fetchMedia(ctx, in.ID, m, info.MaxMediaBytes); err != nil {
+			return nil, err
+		}
+	}
 	if in.IdempotencyKey != "" {
 		// The hash is of the decoded request, so formatting and field order do not matter.
 		canonical, err := json.Marshal(in.Body)
@@ -344,6 +350,27 @@ func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutp
 		return nil, err
 	}
 	return &messageOutput{Location: fmt.Sprintf("%s/sessions/%s/messages/%s", Prefix, in.ID, m.ID), Body: messageView(m)}, nil
+}
+
+// fetchMedia replaces an attachment's URL with its content, within limit bytes. A failure is a
+// 422 naming the reason (refused by the SSRF policy, unreachable, not 200, too large).
+func (h *Handlers) fetchMedia(ctx context.Context, session core.SessionID, m *core.Media, limit int64) error {
+	if err := h.Store.SessionExists(ctx, session); err != nil {
+		return err // no fetch for a session that does not exist
+	}
+	got, err := h.Media.Fetch(ctx, m.URL, limit)
+	if err != nil {
+		return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.media.url", Value: m.URL,
+			Message: strings.TrimPrefix(err.Error(), core.ErrInvalid.Error()+": ")})
+	}
+	m.Data, m.URL = got.Data, ""
+	if m.MimeType == "" {
+		m.MimeType = got.MimeType
+	}
+	if m.FileName == "" {
+		m.FileName = got.FileName
+	}
+	return nil
 }
 
 func (h *Handlers) listMessages(ctx context.Context, in *listMessagesInput) (*messagesOutput, error) {

@@ -112,6 +112,14 @@ func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message
 	if msg.ID == "" {
 		msg.ID = p.newMessageID()
 	}
+	// Media bytes are stored apart from the row (see store.Attachment).
+	var att *store.Attachment
+	if msg.Media != nil && len(msg.Media.Data) > 0 {
+		media := *msg.Media
+		att = &store.Attachment{MimeType: media.MimeType, FileName: media.FileName, Data: media.Data}
+		media.Data = nil
+		msg.Media = &media
+	}
 	payload, err := json.Marshal(msg)
 	if err != nil {
 		return store.Message{}, false, fmt.Errorf("encode message: %w", err)
@@ -120,7 +128,7 @@ func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message
 		SessionID: req.Session, ID: msg.ID, ChatID: core.ChatID(msg.To), Type: msg.Type, Body: msg.Text,
 		Payload: payload, IdempotencyKey: req.IdempotencyKey, RequestHash: req.RequestHash, SendAt: msg.SendAt,
 	}
-	stored, created, err := p.store.AcceptOutbound(ctx, row)
+	stored, created, err := p.store.AcceptOutbound(ctx, row, att)
 	if err != nil || !created {
 		return stored, created, err
 	}
@@ -397,8 +405,18 @@ func (p *Pipeline) pacingInterval() time.Duration {
 func (p *Pipeline) process(ctx context.Context, row store.Message) (retrying bool) {
 	session, id := row.SessionID, row.ID
 	attrs := []any{slog.String(log.SessionKey, string(session)), slog.String("messageId", string(id))}
-	out, err := row.Outgoing()
+	out, err := p.store.Outgoing(ctx, row)
 	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		if !errors.Is(err, core.ErrInvalid) {
+			// The database failed, not the message: try again later.
+			p.logger.Warn("load message to send", append(attrs, log.ErrorAttr(err))...)
+			_ = p.store.ScheduleRetry(ctx, session, id, time.Now().Add(p.backoff.Delay(row.Attempts)), err.Error())
+			p.poke()
+			return true
+		}
 		p.fail(ctx, row, err)
 		return false
 	}

@@ -215,7 +215,7 @@ func TestAcceptedBeforeCrashIsSentAfterRestart(t *testing.T) {
 		m1 := w.accept(crashed, "accepted before crash")
 		m2 := w.accept(crashed, "sent before crash but not recorded")
 		// The crash happened after the channel took m2 but before it was marked sent.
-		out, err := mustMessage(t, w, m2.ID).Outgoing()
+		out, err := w.store.Outgoing(t.Context(), mustMessage(t, w, m2.ID))
 		require.NoError(t, err)
 		_, err = w.prov.SendMessage(t.Context(), "s1", out)
 		require.NoError(t, err)

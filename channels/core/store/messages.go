@@ -44,12 +44,36 @@ type Message struct {
 	UpdatedAt      time.Time          `bun:"updated_at,notnull"`
 }
 
-// Outgoing decodes the send request an outbound row was accepted with.
-func (m Message) Outgoing() (core.OutgoingMessage, error) {
+// Attachment is the media of an accepted outgoing message, stored apart from its row.
+type Attachment struct {
+	bun.BaseModel `bun:"table:message_media"`
+
+	SessionID core.SessionID `bun:"session_id,pk"`
+	MessageID core.MessageID `bun:"message_id,pk"`
+	MimeType  string         `bun:"mime_type,notnull"`
+	FileName  string         `bun:"file_name,nullzero"`
+	Data      []byte         `bun:"data,notnull"`
+	CreatedAt time.Time      `bun:"created_at,notnull"`
+}
+
+// Outgoing returns the send request an outbound row was accepted with, its attachment loaded.
+func (s *Store) Outgoing(ctx context.Context, m Message) (core.OutgoingMessage, error) {
 	var out core.OutgoingMessage
 	if err := json.Unmarshal(m.Payload, &out); err != nil {
 		return out, fmt.Errorf("decode message %s payload: %w", m.ID, err)
 	}
+	if out.Media == nil || out.Media.URL != "" || len(out.Media.Data) > 0 {
+		return out, nil
+	}
+	var att Attachment
+	err := s.db.NewSelect().Model(&att).Where("session_id = ? AND message_id = ?", m.SessionID, m.ID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("%w: message %s has no stored attachment", core.ErrInvalid, m.ID)
+	}
+	if err != nil {
+		return out, fmt.Errorf("load attachment of %s: %w", m.ID, err)
+	}
+	out.Media.Data = att.Data
 	return out, nil
 }
 
@@ -60,19 +84,32 @@ var ErrIdempotencyMismatch = fmt.Errorf("%w: idempotency key reused with a diffe
 // core.ErrNotFound. When the session already used
 // m.IdempotencyKey, it returns the stored message and created=false if m.RequestHash matches,
 // and ErrIdempotencyMismatch otherwise.
-func (s *Store) AcceptOutbound(ctx context.Context, m Message) (stored Message, created bool, err error) {
+//
+// att, when given, is stored with the message in one transaction (see Outgoing).
+func (s *Store) AcceptOutbound(ctx context.Context, m Message, att *Attachment) (stored Message, created bool, err error) {
 	t := now()
 	m.Direction, m.Status, m.CreatedAt, m.UpdatedAt = core.DirectionOut, core.MessageStatusQueued, t, t
 	if m.SendAt != nil {
 		at := normalize(*m.SendAt)
 		m.SendAt = &at
 	}
-	call := &acceptCall{row: m}
-	if err := s.batch.accepts.Do(ctx, call); err != nil {
-		return Message{}, false, fmt.Errorf("insert message %s: %w", m.ID, err)
-	}
-	if call.inserted {
-		return m, true, nil
+	if att != nil {
+		inserted, err := s.acceptWithAttachment(ctx, m, att)
+		if inserted {
+			return m, true, nil
+		}
+		if err != nil && !isForeignKeyViolation(err) {
+			return Message{}, false, fmt.Errorf("insert message %s: %w", m.ID, err)
+		}
+		// Not stored: the one-row insert below tells why.
+	} else {
+		call := &acceptCall{row: m}
+		if err := s.batch.accepts.Do(ctx, call); err != nil {
+			return Message{}, false, fmt.Errorf("insert message %s: %w", m.ID, err)
+		}
+		if call.inserted {
+			return m, true, nil
+		}
 	}
 	// Not stored by the batch: the one-row insert tells why (or stores it).
 	_, err = s.db.NewInsert().Model(&m).Exec(ctx)
@@ -97,6 +134,28 @@ func (s *Store) AcceptOutbound(ctx context.Context, m Message) (stored Message, 
 		return Message{}, false, ErrIdempotencyMismatch
 	}
 	return prev, false, nil
+}
+
+// acceptWithAttachment stores m and its attachment together; inserted is false when m was not
+// new (a conflict the one-row path then explains).
+func (s *Store) acceptWithAttachment(ctx context.Context, m Message, att *Attachment) (inserted bool, err error) {
+	err = s.InTx(ctx, func(ctx context.Context, tx *Store) error {
+		res, err := tx.db.NewInsert().Model(&m).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		a := *att
+		a.SessionID, a.MessageID, a.CreatedAt = m.SessionID, m.ID, m.CreatedAt
+		if _, err := tx.db.NewInsert().Model(&a).Exec(ctx); err != nil {
+			return fmt.Errorf("store attachment: %w", err)
+		}
+		inserted = true
+		return nil
+	})
+	return inserted && err == nil, err
 }
 
 // Message returns one message, or core.ErrNotFound.

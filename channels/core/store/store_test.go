@@ -47,7 +47,7 @@ func TestSessions(t *testing.T) {
 
 		require.NoError(t, s.ApplySession(ctx, core.Session{ID: "unknown", Status: core.StatusConnected}), "unknown sessions are ignored")
 
-		_, _, err = s.AcceptOutbound(ctx, outbound("M1", "x"))
+		_, _, err = s.AcceptOutbound(ctx, outbound("M1", "x"), nil)
 		require.NoError(t, err)
 		require.NoError(t, s.DeleteSession(ctx, "s1"))
 		_, err = s.Message(ctx, "s1", "M1")
@@ -62,25 +62,25 @@ func TestIdempotentAccept(t *testing.T) {
 		ctx := t.Context()
 		m := outbound("M1", "hello")
 		m.IdempotencyKey, m.RequestHash = "key-1", "hash-a"
-		first, created, err := s.AcceptOutbound(ctx, m)
+		first, created, err := s.AcceptOutbound(ctx, m, nil)
 		require.NoError(t, err)
 		require.True(t, created)
 		require.Equal(t, core.MessageStatusQueued, first.Status)
 
 		replay := outbound("M2", "hello")
 		replay.IdempotencyKey, replay.RequestHash = "key-1", "hash-a"
-		again, created, err := s.AcceptOutbound(ctx, replay)
+		again, created, err := s.AcceptOutbound(ctx, replay, nil)
 		require.NoError(t, err)
 		require.False(t, created)
 		require.Equal(t, core.MessageID("M1"), again.ID, "the first result is returned")
 
 		other := outbound("M3", "different")
 		other.IdempotencyKey, other.RequestHash = "key-1", "hash-b"
-		_, _, err = s.AcceptOutbound(ctx, other)
+		_, _, err = s.AcceptOutbound(ctx, other, nil)
 		require.ErrorIs(t, err, store.ErrIdempotencyMismatch)
 		require.ErrorIs(t, err, core.ErrInvalid)
 
-		_, _, err = s.AcceptOutbound(ctx, outbound("M1", "dup id"))
+		_, _, err = s.AcceptOutbound(ctx, outbound("M1", "dup id"), nil)
 		require.ErrorIs(t, err, core.ErrConflict)
 	}, migrations.Core)
 }
@@ -89,7 +89,7 @@ func TestLifecycleMovesForwardOnly(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		ctx := t.Context()
-		_, _, err := s.AcceptOutbound(ctx, outbound("M1", "hi"))
+		_, _, err := s.AcceptOutbound(ctx, outbound("M1", "hi"), nil)
 		require.NoError(t, err)
 
 		claimed, err := s.ClaimNext(ctx, "s1", time.Now(), 10, store.OrderChat)
@@ -123,7 +123,7 @@ func TestLifecycleMovesForwardOnly(t *testing.T) {
 		require.Equal(t, core.MessageStatusRead, m.Status)
 		require.NotNil(t, m.ReadAt)
 
-		_, _, err = s.AcceptOutbound(ctx, outbound("M2", "doomed"))
+		_, _, err = s.AcceptOutbound(ctx, outbound("M2", "doomed"), nil)
 		require.NoError(t, err)
 		require.NoError(t, s.MarkFailed(ctx, "s1", "M2", "not on WhatsApp"))
 		m, err = s.Message(ctx, "s1", "M2")
@@ -138,17 +138,17 @@ func TestPendingAndScheduled(t *testing.T) {
 		s := newStore(t, d)
 		ctx := t.Context()
 		later := time.Now().Add(time.Hour)
-		_, _, err := s.AcceptOutbound(ctx, outbound("NOW", "a"))
+		_, _, err := s.AcceptOutbound(ctx, outbound("NOW", "a"), nil)
 		require.NoError(t, err)
 		sched := outbound("LATER", "b")
 		sched.SendAt = &later
-		_, _, err = s.AcceptOutbound(ctx, sched)
+		_, _, err = s.AcceptOutbound(ctx, sched, nil)
 		require.NoError(t, err)
 
 		sessions, err := s.PendingSessions(ctx, time.Now(), 10)
 		require.NoError(t, err)
 		require.Equal(t, []core.SessionID{"s1"}, sessions)
-		_, _, err = s.AcceptOutbound(ctx, outbound("NOW2", "c"))
+		_, _, err = s.AcceptOutbound(ctx, outbound("NOW2", "c"), nil)
 		require.NoError(t, err)
 		claimed, err := s.ClaimNext(ctx, "s1", time.Now(), 1, store.OrderChat)
 		require.NoError(t, err)
@@ -180,7 +180,7 @@ func TestListMessagesPagesAndFilters(t *testing.T) {
 		s := newStore(t, d)
 		ctx := t.Context()
 		for i := range 7 {
-			_, _, err := s.AcceptOutbound(ctx, outbound(fmt.Sprintf("OUT%d", i), "x"))
+			_, _, err := s.AcceptOutbound(ctx, outbound(fmt.Sprintf("OUT%d", i), "x"), nil)
 			require.NoError(t, err)
 		}
 		require.NoError(t, s.RecordMessage(ctx, store.Message{SessionID: "s1", ID: "IN1", ChatID: "999", Direction: core.DirectionIn,
@@ -270,7 +270,7 @@ func TestConcurrentSendPathSharesStatements(t *testing.T) {
 				case i >= 58:
 					m.SessionID = "unknown"
 				}
-				got[i], created[i], errs[i] = s.AcceptOutbound(ctx, m)
+				got[i], created[i], errs[i] = s.AcceptOutbound(ctx, m, nil)
 			})
 		}
 		wg.Wait()
@@ -335,7 +335,7 @@ func TestRetryWaitHoldsBackWhatOrderSays(t *testing.T) {
 			return m
 		}
 		for _, m := range []store.Message{to("A1", "a"), to("B1", "b"), to("A2", "a"), to("B2", "b")} {
-			_, _, err := s.AcceptOutbound(ctx, m)
+			_, _, err := s.AcceptOutbound(ctx, m, nil)
 			require.NoError(t, err)
 		}
 		ids := func(ms []store.Message) []core.MessageID {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/platform/db/dbtest"
+	"github.com/28web/hub/platform/netguard"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -35,16 +35,6 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestPublicAddr(t *testing.T) {
-	for _, a := range []string{"127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.0.1", "169.254.169.254", "100.64.1.1",
-		"0.0.0.0", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "224.0.0.1"} {
-		assert.False(t, publicAddr(netip.MustParseAddr(a)), a)
-	}
-	for _, a := range []string{"8.8.8.8", "1.1.1.1", "2606:4700::1111"} {
-		assert.True(t, publicAddr(netip.MustParseAddr(a)), a)
-	}
-}
-
 // The dial-time check refuses a loopback target even when the URL gave no literal address to
 // validate: what counts is the address actually dialled.
 func TestDialRefusesPrivateTargets(t *testing.T) {
@@ -57,7 +47,7 @@ func TestDialRefusesPrivateTargets(t *testing.T) {
 	require.NoError(t, err)
 	_, err = strict.Do(req)
 	require.Error(t, err)
-	assert.True(t, errors.Is(err, errForbiddenTarget), err)
+	assert.True(t, errors.Is(err, netguard.ErrForbidden), err)
 
 	lax := newHTTPClient(true, 4)
 	req, err = http.NewRequestWithContext(t.Context(), http.MethodPost, "http://localhost"+port+"/", nil)
@@ -145,4 +135,40 @@ func TestRedeliveredEventAdoptsOrphanRows(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("orphan row not delivered")
 	}
+}
+
+// A delivery the SSRF policy refuses at dial time (the endpoint's name resolves inside) is dead
+// after its first attempt, with the reason: no later attempt would be allowed either.
+func TestDeliveryRefusedByThePolicyIsDeadAtOnce(t *testing.T) {
+	d := dbtest.SQLite(t, migrations.Webhooks)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+	svc, err := New(Config{PollInterval: 50 * time.Millisecond}, d, nil, nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(t.Context()))
+	defer func() { assert.NoError(t, svc.Stop(context.Background())) }()
+
+	// Stored as if its name had resolved to a public address when it was created.
+	now := time.Now()
+	ep := &Endpoint{ID: "ep_inside", SessionID: "s1", URL: "http://localhost" + port + "/hook", Secret: NewSecret(), CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, svc.store.upsertEndpoint(t.Context(), svc.store.db, ep))
+	svc.disp.putEndpoint(ep, false)
+
+	ev := core.NewEvent("s1", &core.BatteryEvent{Battery: 1})
+	require.NoError(t, svc.Ingest(t.Context(), ev))
+	var row Delivery
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := svc.Deliveries(t.Context(), DeliveryFilter{EndpointID: "ep_inside"})
+		require.NoError(t, err)
+		if len(list) == 1 && list[0].Status == StatusDead {
+			row = list[0]
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "delivery not dead within 10s")
+		time.Sleep(10 * time.Millisecond) // polling interval, bounded by the deadline above
+	}
+	assert.Equal(t, 1, row.Attempts)
+	assert.Contains(t, row.LastError, "refused by the SSRF policy")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/28web/hub/channels/core"
+	"github.com/28web/hub/platform/netguard"
 )
 
 // userAgent identifies the gateway's webhook requests.
@@ -74,10 +75,10 @@ func (d *Dispatcher) send(ctx context.Context, ep *Endpoint, eventID core.EventI
 	resp, err := client.Do(req)
 	if err != nil {
 		res := attemptResult{verdict: verdictRetry, latency: time.Since(start), err: describeError(err)}
-		if errors.Is(err, errForbiddenTarget) {
-			// The name now resolves to a forbidden address: retrying may help if DNS changes
-			// back, so keep the schedule, but say why.
-			res.err = "refused: " + res.err
+		if errors.Is(err, netguard.ErrForbidden) {
+			// The name resolves to an address the gateway must not reach: no retry would be
+			// allowed either, so the delivery is dead at once, with the reason.
+			res.verdict, res.err = verdictDead, "refused by the SSRF policy: "+res.err
 		}
 		return res
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/28web/hub/channels/core/api"
 	"github.com/28web/hub/channels/core/eventbus"
+	"github.com/28web/hub/channels/core/media"
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/projection"
 	"github.com/28web/hub/channels/core/store"
@@ -79,9 +80,9 @@ func Core(cfg *config.Config) fx.Option {
 	hooks := cfg.Webhook
 	hooks.APIKey = cfg.HTTP.APIKey
 	return fx.Options(
-		fx.Supply(hooks),
+		fx.Supply(hooks, cfg.Media),
 		fx.Provide(func(s *store.Store) webhook.SessionChecker { return s }),
-		store.Module, eventbus.Module, projection.Module, pipeline.Module, webhook.Module, api.Module,
+		store.Module, eventbus.Module, media.Module, projection.Module, pipeline.Module, webhook.Module, api.Module,
 		// Last: the relay starts once every consumer of the bus is subscribed.
 		outbox.Relay,
 	)
