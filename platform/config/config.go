@@ -278,6 +278,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("simulator_url (WASIM_URL): want http://host:port"))
 		}
 	}
+	if c.Env == Production {
+		if c.Webhook.AllowPrivateTargets {
+			errs = append(errs, errors.New("webhook.allow_private_targets (WEBHOOK_ALLOW_PRIVATE_TARGETS) is for development: not allowed in production (the global APP_WEBHOOK_URL may point inside without it)"))
+		}
+		if c.Media.AllowPrivateNetworks {
+			errs = append(errs, errors.New("media.allow_private_networks (MEDIA_ALLOW_PRIVATE_NETWORKS) is for development: not allowed in production"))
+		}
+	}
 	switch c.Hub.Channel {
 	case HubInProcess:
 	case HubRemote:

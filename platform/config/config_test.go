@@ -69,7 +69,19 @@ func TestEveryEnvName(t *testing.T) {
 	require.True(t, cfg.PerformanceMonitoring)
 	require.Equal(t, dir, cfg.SessionsPath)
 	require.Equal(t, "debug", cfg.Log.Level)
-	require.Len(t, config.EnvNames(), 18, "a new variable needs a line in this test")
+	require.Len(t, config.EnvNames(), 20, "a new variable needs a line in this test")
+}
+
+// The private-target switches exist as variables for the simulator walk-through, and are refused
+// in production.
+func TestPrivateTargetSwitchesAreDevelopmentOnly(t *testing.T) {
+	cfg, err := load(t, "", "WEBHOOK_ALLOW_PRIVATE_TARGETS=true", "MEDIA_ALLOW_PRIVATE_NETWORKS=true", "SESSIONS_PATH="+t.TempDir())
+	require.NoError(t, err)
+	require.True(t, cfg.Webhook.AllowPrivateTargets)
+	require.True(t, cfg.Media.AllowPrivateNetworks)
+	_, err = load(t, "", "NODE_ENV=production", "API_KEY=k", "WEBHOOK_ALLOW_PRIVATE_TARGETS=true", "MEDIA_ALLOW_PRIVATE_NETWORKS=true")
+	require.ErrorContains(t, err, "webhook.allow_private_targets (WEBHOOK_ALLOW_PRIVATE_TARGETS) is for development")
+	require.ErrorContains(t, err, "media.allow_private_networks (MEDIA_ALLOW_PRIVATE_NETWORKS) is for development")
 }
 
 func TestLayering(t *testing.T) {

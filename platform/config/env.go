@@ -33,24 +33,28 @@ type envVar struct {
 // seed gateway's; anything not listed here is ignored (a naive NAME→name.key transform would pick
 // up HOME or PATH and mangle names with underscores).
 var envTable = map[string]envVar{
-	"NODE_ENV":               {key: "env"},
-	"PORT":                   {key: "http.port", kind: envInt},
-	"HOST":                   {key: "http.host"},
-	"API_KEY":                {key: "http.api_key", secret: true},
-	"TRUST_PROXY":            {key: "http.trust_proxy_headers", kind: envBool},
-	"REDIS_URL":              {key: "bus.redis_url", kind: envURL, secret: true},
-	"REDIS_PASSWORD":         {key: "bus.redis_password", secret: true},
-	"DATABASE_URL":           {key: "db.url", kind: envURL, secret: true},
-	"APP_WEBHOOK_URL":        {key: "webhook.url", kind: envURL},
-	"WEBHOOK_TIMEOUT":        {key: "webhook.timeout", kind: envMillis},
-	"HEALTH_CHECK_INTERVAL":  {key: "health.check_interval", kind: envMillis},
-	"PERFORMANCE_MONITORING": {key: "performance_monitoring", kind: envBool},
-	"SESSIONS_PATH":          {key: "sessions_path"},
-	"LOG_LEVEL":              {key: "log.level"},
-	"WASIM_URL":              {key: "simulator_url", kind: envURL},
-	"HUB_CHANNEL":            {key: "hub.channel"},
-	"GATEWAY_URL":            {key: "hub.gateway_url", kind: envURL},
-	"GATEWAY_API_KEY":        {key: "hub.gateway_api_key", secret: true},
+	"NODE_ENV":        {key: "env"},
+	"PORT":            {key: "http.port", kind: envInt},
+	"HOST":            {key: "http.host"},
+	"API_KEY":         {key: "http.api_key", secret: true},
+	"TRUST_PROXY":     {key: "http.trust_proxy_headers", kind: envBool},
+	"REDIS_URL":       {key: "bus.redis_url", kind: envURL, secret: true},
+	"REDIS_PASSWORD":  {key: "bus.redis_password", secret: true},
+	"DATABASE_URL":    {key: "db.url", kind: envURL, secret: true},
+	"APP_WEBHOOK_URL": {key: "webhook.url", kind: envURL},
+	"WEBHOOK_TIMEOUT": {key: "webhook.timeout", kind: envMillis},
+	// Development only (refused in production): webhooks and media URLs on loopback or private
+	// networks, as the simulator walk-through needs.
+	"WEBHOOK_ALLOW_PRIVATE_TARGETS": {key: "webhook.allow_private_targets", kind: envBool},
+	"MEDIA_ALLOW_PRIVATE_NETWORKS":  {key: "media.allow_private_networks", kind: envBool},
+	"HEALTH_CHECK_INTERVAL":         {key: "health.check_interval", kind: envMillis},
+	"PERFORMANCE_MONITORING":        {key: "performance_monitoring", kind: envBool},
+	"SESSIONS_PATH":                 {key: "sessions_path"},
+	"LOG_LEVEL":                     {key: "log.level"},
+	"WASIM_URL":                     {key: "simulator_url", kind: envURL},
+	"HUB_CHANNEL":                   {key: "hub.channel"},
+	"GATEWAY_URL":                   {key: "hub.gateway_url", kind: envURL},
+	"GATEWAY_API_KEY":               {key: "hub.gateway_api_key", secret: true},
 }
 
 // browserOnlyEnv reports variables of the whatsapp-web.js gateway that configured its Chromium.

@@ -36,7 +36,9 @@ import (
 //	     kind: drop | replace | device-removed | fail | refuse-logins | clear-refusal |
 //	           delay-acks | drop-acks | slow-link | corrupt
 //
-// "to", "jid" and "sender" take a JID or a bare phone number.
+// "to", "jid" and "sender" take a JID or a bare phone number; for the faults that act on one
+// linked device, a phone number (or account JID) means that account's linked device. See
+// README.md for every fault with curl lines.
 func (s *Simulator) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sim/info", func(w http.ResponseWriter, r *http.Request) {
@@ -252,6 +254,34 @@ func (s *Simulator) ctlPhoneAction(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
+// deviceScoped are the faults that act on one linked device.
+var deviceScoped = map[string]bool{"drop": true, "replace": true, "device-removed": true, "fail": true,
+	"delay-acks": true, "drop-acks": true, "slow-link": true, "corrupt": true}
+
+// linkedDevice is the one linked (companion) device of the account j names; an account with none,
+// or several, must be given the device JID instead.
+func (s *Simulator) linkedDevice(j types.JID) (types.JID, error) {
+	s.mu.Lock()
+	known := s.accountFor(j) != nil
+	s.mu.Unlock()
+	if !known {
+		return types.EmptyJID, fmt.Errorf("%w: %s", ErrUnknownUser, j)
+	}
+	var found []types.JID
+	for _, d := range s.Devices() {
+		if !d.Phone && d.State == DeviceActive && (d.JID.User == j.User || d.LID.User == j.User) {
+			found = append(found, d.JID)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return types.EmptyJID, fmt.Errorf("%w: %s has no linked device", errBadRequest, j.User)
+	}
+	return types.EmptyJID, fmt.Errorf("%w: %s has %d linked devices: give the device JID (%s)", errBadRequest, j.User, len(found), found[0])
+}
+
 func (s *Simulator) ctlFault(w http.ResponseWriter, r *http.Request) {
 	req, err := decodeReq(r)
 	if err != nil {
@@ -268,6 +298,13 @@ func (s *Simulator) ctlFault(w http.ResponseWriter, r *http.Request) {
 	} else if kind != "refuse-logins" && kind != "clear-refusal" {
 		writeErr(w, fmt.Errorf("%w: jid is required", errBadRequest))
 		return
+	}
+	if deviceScoped[kind] && jid.Device == 0 {
+		// A phone number or account JID where one device is meant: its linked device.
+		if jid, err = s.linkedDevice(jid); err != nil {
+			writeErr(w, err)
+			return
+		}
 	}
 	d := time.Duration(req.DurationMS) * time.Millisecond
 	f := s.Faults

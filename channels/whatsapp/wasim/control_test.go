@@ -112,6 +112,9 @@ func TestControlAPI(t *testing.T) {
 
 	// Faults through the API.
 	require.Equal(t, http.StatusNotFound, call(t, h, "POST", "/_sim/faults/drop", map[string]string{"jid": "5599"}, nil))
+	// A phone number where a device is meant: its linked device; one without any is refused.
+	require.Equal(t, http.StatusOK, call(t, h, "POST", "/_sim/faults/slow-link", map[string]any{"jid": "+55 11 99999-0601", "duration_ms": 1}, nil))
+	require.Equal(t, http.StatusBadRequest, call(t, h, "POST", "/_sim/faults/slow-link", map[string]any{"jid": "5511999990602", "duration_ms": 1}, nil))
 	require.Equal(t, http.StatusOK, call(t, h, "POST", "/_sim/faults/replace", map[string]string{"jid": c.cli.Store.ID.String()}, nil))
 	waitFor[*events.StreamReplaced](c, nil)
 	require.Equal(t, http.StatusOK, call(t, h, "POST", "/_sim/phones/5511999990601/receipt",
