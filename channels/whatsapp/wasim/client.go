@@ -3,56 +3,23 @@ package wasim
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"sync"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/28web/hub/channels/whatsapp/wasim/simclient"
 )
-
-// certKeyMu serialises this package's access to whatsmeow.WACertPubKey, itself process-global:
-// concurrent first ConfigureClient calls (parallel tests) would race otherwise.
-var certKeyMu sync.Mutex
-
-// setCertPubKey writes whatsmeow.WACertPubKey only when it changes: every simulator shares the
-// key, so later calls merely read it and never race with handshakes of running clients.
-func setCertPubKey(key [32]byte) {
-	certKeyMu.Lock()
-	defer certKeyMu.Unlock()
-	if whatsmeow.WACertPubKey != key {
-		whatsmeow.WACertPubKey = key
-	}
-}
 
 // HTTPClient returns an *http.Client whose every connection, whatever the URL's host and
 // scheme, is a plain TCP connection to the simulator (no TLS needed).
-func (s *Simulator) HTTPClient() *http.Client { return httpClientTo(s.Addr()) }
+func (s *Simulator) HTTPClient() *http.Client { return simclient.HTTPClientTo(s.Addr()) }
 
-// httpClientTo returns an *http.Client whose every connection goes to addr over plain TCP.
-func httpClientTo(addr string) *http.Client {
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	}
-	return &http.Client{Transport: &http.Transport{
-		DialContext:       dial,
-		DialTLSContext:    dial,
-		ForceAttemptHTTP2: false,
-	}}
-}
-
-// ConfigureClient points a whatsmeow client at the simulator: the pre-login, websocket and
-// media HTTP clients dial the simulator, and whatsmeow.WACertPubKey is set to the simulator's
-// root key. WACertPubKey is process-global: use this only in simulator mode (tests, demos),
-// never in a process that also talks to the real WhatsApp. Every simulator in a process shares
-// the default root key, so mixing simulators is safe. Call before Connect.
+// ConfigureClient points a whatsmeow client at this simulator (simclient.Configure, with its
+// process-global caveat). Call before Connect.
 func ConfigureClient(cli *whatsmeow.Client, s *Simulator) {
-	setCertPubKey(s.RootPublicKey())
-	cli.SetPreLoginHTTPClient(s.HTTPClient())
-	cli.SetWebsocketHTTPClient(s.HTTPClient())
-	cli.SetMediaHTTPClient(s.HTTPClient())
+	simclient.Configure(cli, s.Addr(), s.RootPublicKey())
 }
 
 // PairClient pairs an unpaired, disconnected whatsmeow client with this phone by QR, the whole

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/28web/hub/channels/whatsapp/wasim"
+	"github.com/28web/hub/channels/whatsapp/wasim/simclient"
 )
 
 func call(t *testing.T, h http.Handler, method, path string, body any, out any) int {
@@ -152,11 +153,11 @@ func TestRemoteSimulator(t *testing.T) {
 	t.Cleanup(func() { _ = sim.Close() })
 	ctx := waitCtx(t)
 
-	remote, err := wasim.DialRemote(ctx, "http://"+sim.Addr())
+	remote, err := simclient.DialRemote(ctx, "http://"+sim.Addr())
 	require.NoError(t, err)
 	require.Equal(t, sim.Addr(), remote.Addr)
 	require.Equal(t, sim.RootPublicKey(), remote.RootPublicKey)
-	_, err = wasim.DialRemote(ctx, "ftp://nowhere")
+	_, err = simclient.DialRemote(ctx, "ftp://nowhere")
 	require.Error(t, err)
 
 	phone := newPhone(t, sim, "5511999990901")

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/28web/hub/channels/whatsapp"
-	"github.com/28web/hub/channels/whatsapp/wasim"
+	"github.com/28web/hub/channels/whatsapp/wasim/simclient"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/db"
@@ -51,7 +51,7 @@ func ChannelOptions(cfg *config.Config, logger *slog.Logger) ([]whatsapp.Option,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sim, err := wasim.DialRemote(ctx, cfg.SimulatorURL)
+	sim, err := simclient.DialRemote(ctx, cfg.SimulatorURL)
 	if err != nil {
 		return nil, fmt.Errorf("simulator mode: %w", err)
 	}
