@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build of the static gateway binary (pure Go: CGO_ENABLED=0, SQLite via modernc).
-FROM golang:1.26-bookworm AS build
+# Go 1.27.3, as go.mod's toolchain line asks: 1.26.8's standard library has reachable vulnerabilities.
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download

@@ -4,6 +4,7 @@
 #   make check-generated   generate, then fail when anything under openapi/ changed (stale files)
 #   make lint-spec         Spectral (.spectral.yaml) on both OpenAPI documents
 #   make test-sdk          npm ci + npm test in openapi/ts (builds and runs the real gateway)
+#   make release           static gateway, hub and wasim binaries in dist/, built with Go 1.27.3
 
 export CGO_ENABLED := 0
 
@@ -13,7 +14,7 @@ NPX      ?= npx
 SPECTRAL ?= $(NPX) --yes @stoplight/spectral-cli@6.16.3
 TS_DIR   := openapi/ts
 
-.PHONY: generate generate-spec generate-go-client generate-ts-client check-generated lint-spec test-sdk
+.PHONY: generate generate-spec generate-go-client generate-ts-client check-generated lint-spec test-sdk release
 
 generate: generate-spec generate-go-client generate-ts-client
 
@@ -41,3 +42,10 @@ lint-spec:
 
 test-sdk:
 	cd $(TS_DIR) && $(NPM) ci --no-audit --no-fund && $(NPM) test
+
+# Release binaries: static, trimmed, built with the toolchain go.mod names (fetched from the Go
+# module proxy when the local Go is older).
+RELEASE_TOOLCHAIN ?= go1.27.3
+VERSION ?= dev
+release:
+	GOTOOLCHAIN=$(RELEASE_TOOLCHAIN) $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o dist/ ./cmd/gateway ./cmd/hub ./cmd/wasim

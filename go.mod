@@ -2,6 +2,10 @@ module github.com/28web/hub
 
 go 1.26.0
 
+// Binaries ship built with this toolchain (its standard library fixes vulnerabilities of 1.26.8);
+// go 1.26 above keeps `go run` and `go test` working where GOTOOLCHAIN=local and Go is 1.26.
+toolchain go1.27.3
+
 require (
 	github.com/ThreeDotsLabs/watermill v1.5.1
 	github.com/ThreeDotsLabs/watermill-redisstream v1.4.5

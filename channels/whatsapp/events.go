@@ -266,6 +266,7 @@ func (s *session) onMessage(evt *events.Message) bool {
 	}
 	s.p.recent.put(recentKey{s.id, me.ID}, recentMessage{chat: string(chat), sender: sender.String(), fromMe: info.IsFromMe, body: me.Body})
 	if !info.IsFromMe {
+		s.p.metrics.countReceived(me.Type)
 		in := *me
 		in.Kind = core.EventMessage
 		if !s.publishKeyed(&in, info.ID) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/28web/hub/channels/core"
@@ -32,9 +33,10 @@ type Params struct {
 	DB        *db.DB
 	Sink      core.EventSink
 	Logger    *slog.Logger
-	Bodies    MessageBodies  `optional:"true"`
-	Fetcher   *media.Fetcher `optional:"true"`
-	Options   []Option       `optional:"true"`
+	Bodies    MessageBodies         `optional:"true"`
+	Fetcher   *media.Fetcher        `optional:"true"`
+	Metrics   prometheus.Registerer `optional:"true"`
+	Options   []Option              `optional:"true"`
 }
 
 // NewFx builds the provider for an fx app: whatsmeow's store on the shared database, the bun
@@ -45,6 +47,9 @@ func NewFx(p Params) (*Provider, error) {
 		return nil, fmt.Errorf("whatsapp module: %w", err)
 	}
 	opts := p.Options
+	if p.Metrics != nil {
+		opts = append([]Option{WithMetrics(p.Metrics)}, opts...)
+	}
 	if p.Fetcher != nil {
 		opts = append([]Option{WithMediaFetcher(p.Fetcher)}, opts...)
 	}

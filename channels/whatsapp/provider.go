@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
@@ -39,6 +40,8 @@ type Provider struct {
 	log       *slog.Logger
 	configure func(*whatsmeow.Client)
 	fetcher   *media.Fetcher
+	metrics   *channelMetrics
+	registry  prometheus.Registerer
 	// waHTTP is shared by every client for its websocket dials and media transfers: one pool
 	// instead of three cloned transports per session.
 	waHTTP *http.Client
@@ -79,6 +82,11 @@ type Option func(*Provider)
 // differs between sessions.
 func WithClientConfigurer(fn func(*whatsmeow.Client)) Option {
 	return func(p *Provider) { p.configure = fn }
+}
+
+// WithMetrics registers the channel's counters (reconnects, messages received) on r.
+func WithMetrics(r prometheus.Registerer) Option {
+	return func(p *Provider) { p.registry = r }
 }
 
 // WithMediaFetcher sets the fetcher of media URLs given to SendMessage directly (the API fetches
@@ -124,6 +132,12 @@ func New(cfg Config, container *DeviceStore, repo SessionRepository, sink core.E
 	}
 	for _, o := range opts {
 		o(p)
+	}
+	p.metrics = newChannelMetrics()
+	if p.registry != nil {
+		if err := p.metrics.register(p.registry); err != nil {
+			return nil, fmt.Errorf("whatsapp provider: register metrics: %w", err)
+		}
 	}
 	if p.fetcher == nil {
 		p.fetcher = media.NewFetcher(media.Config{MaxBytes: cfg.MaxMediaBytes})

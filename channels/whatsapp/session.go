@@ -283,6 +283,7 @@ func (s *session) scheduleReconnect() {
 	n := s.attempts
 	s.mu.Unlock()
 	delay := s.backoff(n)
+	s.p.metrics.reconnects.Inc()
 	s.logInfo("reconnect scheduled", "attempt", n, "delay", delay.String())
 	s.p.sched.schedule(taskKey{s.id, taskConnect}, time.Now().Add(delay), s.connect)
 }

@@ -897,7 +897,13 @@ type Detailed struct {
 	// Schema A URL to the JSON Schema for this object.
 	//
 	// Example: https://example.com/schemas/Detailed.json
-	Schema        *string            `json:"$schema,omitempty"`
+	Schema *string `json:"$schema,omitempty"`
+
+	// AgeSeconds How old that probe is.
+	AgeSeconds float64 `json:"ageSeconds"`
+
+	// CheckedAt When the components were last probed (every HEALTH_CHECK_INTERVAL, in the background).
+	CheckedAt     time.Time          `json:"checkedAt"`
 	Components    *[]ComponentStatus `json:"components"`
 	Status        DetailedStatus     `json:"status"`
 	Timestamp     time.Time          `json:"timestamp"`
@@ -1569,10 +1575,12 @@ type Stats struct {
 	Accepted int64 `json:"accepted"`
 
 	// Failed Messages marked failed since start.
-	Failed       int64   `json:"failed"`
-	LatencyP50Ms float64 `json:"latencyP50Ms"`
-	LatencyP95Ms float64 `json:"latencyP95Ms"`
-	LatencyP99Ms float64 `json:"latencyP99Ms"`
+	Failed int64 `json:"failed"`
+
+	// LatencyP50Ms Send latency percentiles over the latest sends (acceptance to the channel accepting them); present only with PERFORMANCE_MONITORING.
+	LatencyP50Ms *float64 `json:"latencyP50Ms,omitempty"`
+	LatencyP95Ms *float64 `json:"latencyP95Ms,omitempty"`
+	LatencyP99Ms *float64 `json:"latencyP99Ms,omitempty"`
 
 	// Processed Messages handed to the channel since start.
 	Processed int64 `json:"processed"`
@@ -2131,7 +2139,7 @@ type ClientInterface interface {
 
 	// GetHealthDetailed Component health
 	//
-	// Probes every component (database, bus, ...) and reports each with its latency. Answers 503 when any is degraded.
+	// Every component (database, bus, outbox, webhooks, channel...) as the background probe last found it, with its latency; the probe runs every HEALTH_CHECK_INTERVAL, and checkedAt/ageSeconds say when. Answers 503 when any is degraded.
 	//
 	// Corresponds with GET /health/detailed (the `GetHealthDetailed` operationId).
 	GetHealthDetailed(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2873,7 +2881,7 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // GetHealthDetailed Component health
 //
-// Probes every component (database, bus, ...) and reports each with its latency. Answers 503 when any is degraded.
+// Every component (database, bus, outbox, webhooks, channel...) as the background probe last found it, with its latency; the probe runs every HEALTH_CHECK_INTERVAL, and checkedAt/ageSeconds say when. Answers 503 when any is degraded.
 //
 // Corresponds with GET /health/detailed (the `GetHealthDetailed` operationId).
 func (c *Client) GetHealthDetailed(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4974,7 +4982,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthDetailedWithResponse Component health
 	//
-	// Probes every component (database, bus, ...) and reports each with its latency. Answers 503 when any is degraded.
+	// Every component (database, bus, outbox, webhooks, channel...) as the background probe last found it, with its latency; the probe runs every HEALTH_CHECK_INTERVAL, and checkedAt/ageSeconds say when. Answers 503 when any is degraded.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8768,7 +8776,7 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 
 // GetHealthDetailedWithResponse Component health
 //
-// Probes every component (database, bus, ...) and reports each with its latency. Answers 503 when any is degraded.
+// Every component (database, bus, outbox, webhooks, channel...) as the background probe last found it, with its latency; the probe runs every HEALTH_CHECK_INTERVAL, and checkedAt/ageSeconds say when. Answers 503 when any is degraded.
 //
 // Returns a wrapper object for the known response body format(s).
 //

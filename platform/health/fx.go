@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -14,9 +15,10 @@ const ChecksGroup = "health_checks"
 type Params struct {
 	fx.In
 
-	Version  string  `name:"version"`
-	DiskPath string  `name:"data_dir"`
-	Checks   []Check `group:"health_checks"`
+	Version  string        `name:"version"`
+	DiskPath string        `name:"data_dir"`
+	Interval time.Duration `name:"health_interval"`
+	Checks   []Check       `group:"health_checks"`
 }
 
 // Module provides the *Registry from every Check in ChecksGroup and registers the operations.
@@ -26,6 +28,17 @@ var Module = fx.Module("health",
 	}),
 	fx.Invoke(func(api huma.API, r *Registry) { Register(api, r) }),
 )
+
+// Background probes every Params.Interval (HEALTH_CHECK_INTERVAL) while the app runs, first when
+// it starts. Put it last in the app's options: its start hook then runs after the components'
+// own, so the first probe sees them running.
+var Background = fx.Invoke(func(lc fx.Lifecycle, r *Registry, p Params) {
+	ctx, cancel := context.WithCancel(context.Background())
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { r.Run(ctx, p.Interval); return nil },
+		OnStop:  func(context.Context) error { cancel(); return nil },
+	})
+})
 
 // AsCheck annotates a constructor of Check for ChecksGroup.
 func AsCheck(f any) any {

@@ -34,6 +34,8 @@ type Registry struct {
 
 	mu     sync.RWMutex
 	checks []Check
+	// latest is the last background probe's result, served by /health/detailed.
+	latest *Detailed
 }
 
 // NewRegistry returns a registry with the given checks; each probe gets timeout. diskPath is the
@@ -77,6 +79,10 @@ type Detailed struct {
 	Uptime     float64           `json:"uptimeSeconds"`
 	Timestamp  time.Time         `json:"timestamp"`
 	Components []ComponentStatus `json:"components"`
+	// CheckedAt is when the components were probed: the background probe runs every
+	// HEALTH_CHECK_INTERVAL, and the endpoint serves its latest result without probing again.
+	CheckedAt  time.Time `json:"checkedAt" doc:"When the components were last probed (every HEALTH_CHECK_INTERVAL, in the background)."`
+	AgeSeconds float64   `json:"ageSeconds" doc:"How old that probe is."`
 }
 
 // Probe runs every check concurrently and reports each.
@@ -85,8 +91,9 @@ func (r *Registry) Probe(ctx context.Context) Detailed {
 	checks := append([]Check(nil), r.checks...)
 	r.mu.RUnlock()
 
-	out := Detailed{Status: StatusOK, Version: r.version, Uptime: time.Since(r.started).Seconds(), Timestamp: time.Now().UTC(),
-		Components: make([]ComponentStatus, len(checks))}
+	now := time.Now().UTC()
+	out := Detailed{Status: StatusOK, Version: r.version, Uptime: time.Since(r.started).Seconds(), Timestamp: now,
+		CheckedAt: now, Components: make([]ComponentStatus, len(checks))}
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Go(func() {
@@ -108,6 +115,45 @@ func (r *Registry) Probe(ctx context.Context) Detailed {
 		}
 	}
 	return out
+}
+
+// Run probes every interval in the background until ctx ends, keeping the latest result for
+// Latest. It probes once before returning, so the first request has a result.
+func (r *Registry) Run(ctx context.Context, interval time.Duration) {
+	r.store(r.Probe(ctx))
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.store(r.Probe(ctx))
+			}
+		}
+	}()
+}
+
+func (r *Registry) store(d Detailed) {
+	r.mu.Lock()
+	r.latest = &d
+	r.mu.Unlock()
+}
+
+// Latest is the last background probe's result, with the uptime and timestamp of now; without
+// a background probe (Run not called) it probes now.
+func (r *Registry) Latest(ctx context.Context) Detailed {
+	r.mu.RLock()
+	latest := r.latest
+	r.mu.RUnlock()
+	if latest == nil {
+		return r.Probe(ctx)
+	}
+	d := *latest
+	now := time.Now().UTC()
+	d.Uptime, d.Timestamp, d.AgeSeconds = time.Since(r.started).Seconds(), now, now.Sub(d.CheckedAt).Seconds()
+	return d
 }
 
 type livenessOutput struct{ Body Liveness }
@@ -132,11 +178,12 @@ func Register(api huma.API, r *Registry) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "getHealthDetailed", Method: http.MethodGet, Path: "/health/detailed", Tags: []string{"Health"},
-		Summary:     "Component health",
-		Description: "Probes every component (database, bus, ...) and reports each with its latency. Answers 503 when any is degraded.",
-		Responses:   map[string]*huma.Response{"503": {Description: "A component is degraded; the body still lists every component."}},
+		Summary: "Component health",
+		Description: "Every component (database, bus, outbox, webhooks, channel...) as the background probe last found it, with its latency; " +
+			"the probe runs every HEALTH_CHECK_INTERVAL, and checkedAt/ageSeconds say when. Answers 503 when any is degraded.",
+		Responses: map[string]*huma.Response{"503": {Description: "A component is degraded; the body still lists every component."}},
 	}, func(ctx context.Context, _ *struct{}) (*detailedOutput, error) {
-		d := r.Probe(ctx)
+		d := r.Latest(ctx)
 		status := http.StatusOK
 		if d.Status != StatusOK {
 			status = http.StatusServiceUnavailable

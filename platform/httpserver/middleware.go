@@ -41,7 +41,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := s.clientIP(r)
 
 	rw := &responseWriter{ResponseWriter: w}
-	defer s.logAccess(r, rw, ip, start)
+	var route string // the matched pattern, once known
+	defer func() { s.finish(r, rw, ip, start, route) }()
 	defer s.recoverPanic(r, rw)
 
 	var ipDecision, keyDecision *rateDecision
@@ -56,6 +57,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	_, pattern := s.mux.Handler(r)
+	route = pattern
 	isOperation, public := s.routes.lookup(pattern)
 	if !public {
 		key := r.Header.Get(APIKeyHeader)
@@ -188,14 +190,25 @@ func (s *Server) recoverPanic(r *http.Request, rw *responseWriter) {
 	}
 }
 
-// logAccess logs one line per request: no query string, headers or bodies,
-// so neither the API key nor message contents can end up in the log.
-func (s *Server) logAccess(r *http.Request, rw *responseWriter, ip netip.Addr, start time.Time) {
+// finish logs the request and hands it to the observer.
+func (s *Server) finish(r *http.Request, rw *responseWriter, ip netip.Addr, start time.Time, route string) {
 	status := rw.status
 	if status == 0 {
 		// Nothing written: net/http sends 200, or aborts on panic.
 		status = http.StatusOK
 	}
+	s.logAccess(r, rw, ip, start, status)
+	s.mu.Lock()
+	o := s.observer
+	s.mu.Unlock()
+	if o != nil {
+		o.ObserveRequest(route, r.Method, status, time.Since(start))
+	}
+}
+
+// logAccess logs one line per request: no query string, headers or bodies,
+// so neither the API key nor message contents can end up in the log.
+func (s *Server) logAccess(r *http.Request, rw *responseWriter, ip netip.Addr, start time.Time, status int) {
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -73,6 +74,20 @@ type Server struct {
 	mu        sync.Mutex
 	ln        net.Listener
 	serveDone chan struct{}
+	observer  RequestObserver
+}
+
+// RequestObserver sees every request once it is answered, for metrics. route is the pattern
+// that matched ("" when none did), never the raw path. It must not block.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+}
+
+// SetObserver sets the observer of every request. Call it before Start.
+func (s *Server) SetObserver(o RequestObserver) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observer = o
 }
 
 // New builds the server without listening; Start listens. cfg must have

@@ -10,6 +10,7 @@ import (
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/platform/bus"
+	"github.com/28web/hub/platform/metrics"
 )
 
 // Module provides the *Pipeline, consuming send commands while the app runs. It needs Config,
@@ -29,11 +30,12 @@ type Params struct {
 	Sink      core.EventSink
 	Logger    *slog.Logger
 	Metrics   prometheus.Registerer
+	Options   metrics.Options
 }
 
 // NewFx builds the pipeline and binds it to the app's lifecycle.
 func NewFx(p Params) (*Pipeline, error) {
-	m := NewMetrics()
+	m := NewMetrics(p.Options)
 	if err := m.Register(p.Metrics); err != nil {
 		return nil, fmt.Errorf("register queue metrics: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/platform/metrics"
 )
 
@@ -18,7 +19,10 @@ type Metrics struct {
 	failed   prometheus.Counter
 	retries  prometheus.Counter
 	depth    prometheus.Gauge
-	latency  prometheus.Histogram
+	// latency and recent are kept only with metrics.Options.Latency (PERFORMANCE_MONITORING).
+	latency prometheus.Histogram
+	// sentByType counts sends by channel and message type.
+	sentByType *prometheus.CounterVec
 
 	mu     sync.Mutex
 	recent []time.Duration // ring of the latest accept→sent latencies
@@ -30,23 +34,33 @@ type Metrics struct {
 
 const recentSize = 2048
 
-// NewMetrics returns unregistered metrics; Register adds them to a registry.
-func NewMetrics() *Metrics {
-	return &Metrics{
+// NewMetrics returns unregistered metrics; Register adds them to a registry. The latency
+// histogram and percentiles are recorded only with opts.Latency.
+func NewMetrics(opts metrics.Options) *Metrics {
+	m := &Metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "accepted_total", Help: "Messages accepted by the API."}),
 		sent:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "sent_total", Help: "Messages handed to the channel."}),
 		failed:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "failed_total", Help: "Messages marked failed."}),
 		retries:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "retries_total", Help: "Send attempts retried after an error."}),
 		depth:    prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "depth", Help: "Accepted messages not sent yet, as of the latest count."}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "send_latency_seconds",
-			Help: "From acceptance (or the scheduled time) to the channel accepting the message.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
-		recent: make([]time.Duration, 0, recentSize),
+		sentByType: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "messages", Name: "sent_total",
+			Help: "Messages sent, by channel and type."}, []string{"channel", "type"}),
 	}
+	if opts.Latency {
+		m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metrics.Namespace, Subsystem: "queue", Name: "send_latency_seconds",
+			Help: "From acceptance (or the scheduled time) to the channel accepting the message.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
+		m.recent = make([]time.Duration, 0, recentSize)
+	}
+	return m
 }
 
 // Register adds the collectors to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.accepted, m.sent, m.failed, m.retries, m.depth, m.latency} {
+	cs := []prometheus.Collector{m.accepted, m.sent, m.failed, m.retries, m.depth, m.sentByType}
+	if m.latency != nil {
+		cs = append(cs, m.latency)
+	}
+	for _, c := range cs {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -54,12 +68,16 @@ func (m *Metrics) Register(r prometheus.Registerer) error {
 	return nil
 }
 
-func (m *Metrics) observeSent(d time.Duration) {
+func (m *Metrics) observeSent(channel core.Channel, typ core.MessageType, d time.Duration) {
 	m.sent.Inc()
-	m.latency.Observe(d.Seconds())
+	m.sentByType.WithLabelValues(string(channel), string(typ)).Inc()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.counts[0]++
+	if m.latency == nil {
+		return
+	}
+	m.latency.Observe(d.Seconds())
 	if len(m.recent) < recentSize {
 		m.recent = append(m.recent, d)
 	} else {
@@ -74,23 +92,29 @@ type Stats struct {
 	Accepted   uint64 `json:"accepted" doc:"Messages accepted since start."`
 	Processed  uint64 `json:"processed" doc:"Messages handed to the channel since start."`
 	Failed     uint64 `json:"failed" doc:"Messages marked failed since start."`
-	// Latencies are over the latest sends, acceptance to the channel accepting them.
-	LatencyP50MS float64 `json:"latencyP50Ms"`
-	LatencyP95MS float64 `json:"latencyP95Ms"`
-	LatencyP99MS float64 `json:"latencyP99Ms"`
+	// Latencies are over the latest sends, acceptance to the channel accepting them; recorded
+	// only with PERFORMANCE_MONITORING.
+	LatencyP50MS *float64 `json:"latencyP50Ms,omitempty" doc:"Send latency percentiles over the latest sends (acceptance to the channel accepting them); present only with PERFORMANCE_MONITORING."`
+	LatencyP95MS *float64 `json:"latencyP95Ms,omitempty"`
+	LatencyP99MS *float64 `json:"latencyP99Ms,omitempty"`
 }
 
 func (m *Metrics) snapshot() Stats {
 	m.mu.Lock()
 	recent := slices.Clone(m.recent)
 	st := Stats{Accepted: m.acceptedN, Processed: m.counts[0], Failed: m.counts[1]}
+	monitored := m.latency != nil
 	m.mu.Unlock()
+	if !monitored {
+		return st
+	}
 	slices.Sort(recent)
-	q := func(p float64) float64 {
-		if len(recent) == 0 {
-			return 0
+	q := func(p float64) *float64 {
+		v := 0.0
+		if len(recent) > 0 {
+			v = float64(recent[int(p*float64(len(recent)-1))].Microseconds()) / 1000
 		}
-		return float64(recent[int(p*float64(len(recent)-1))].Microseconds()) / 1000
+		return &v
 	}
 	st.LatencyP50MS, st.LatencyP95MS, st.LatencyP99MS = q(0.50), q(0.95), q(0.99)
 	return st

@@ -28,6 +28,7 @@ import (
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/log"
+	platmetrics "github.com/28web/hub/platform/metrics"
 	"github.com/28web/hub/platform/retry"
 )
 
@@ -81,7 +82,7 @@ func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink c
 		return nil, fmt.Errorf("send pipeline: %w", err)
 	}
 	if metrics == nil {
-		metrics = NewMetrics()
+		metrics = NewMetrics(platmetrics.Options{})
 	}
 	return &Pipeline{
 		cfg: cfg, store: st, provider: provider, bus: b, sink: sink, logger: logger, metrics: metrics,
@@ -434,7 +435,7 @@ func (p *Pipeline) process(ctx context.Context, row store.Message) (retrying boo
 		if row.SendAt != nil {
 			from = *row.SendAt
 		}
-		p.metrics.observeSent(time.Since(from))
+		p.metrics.observeSent(p.provider.Info().Channel, row.Type, time.Since(from))
 		if err := p.store.MarkSent(ctx, session, id, res.ChatID, res.Timestamp); err != nil {
 			p.logger.Error("record sent message", append(attrs, log.ErrorAttr(err))...)
 		}

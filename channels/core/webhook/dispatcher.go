@@ -489,7 +489,9 @@ func (d *Dispatcher) unbusy(st *endpointState, ch *chain) {
 
 // observe updates the metrics for an attempt.
 func (d *Dispatcher) observe(res attemptResult, status DeliveryStatus) {
-	d.metrics.latency.Observe(res.latency.Seconds())
+	if d.metrics.latency != nil {
+		d.metrics.latency.Observe(res.latency.Seconds())
+	}
 	if res.verdict == verdictSuccess {
 		d.metrics.attempts.WithLabelValues("success").Inc()
 	} else {

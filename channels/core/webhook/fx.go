@@ -14,6 +14,7 @@ import (
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/health"
 	"github.com/28web/hub/platform/httpserver"
+	platmetrics "github.com/28web/hub/platform/metrics"
 )
 
 // Module provides *Service (started with the app, stopped before the bus and database), its
@@ -42,6 +43,7 @@ type Params struct {
 	DB         *db.DB
 	Bus        *bus.Bus
 	Registerer prometheus.Registerer `optional:"true"`
+	Metrics    platmetrics.Options   `optional:"true"`
 	Logger     *slog.Logger
 	// Sink, when present, receives a webhook.disabled event whenever an endpoint is disabled.
 	Sink core.EventSink `optional:"true"`
@@ -61,6 +63,9 @@ type RoutesParams struct {
 func NewFx(p Params) (*Service, error) {
 	logger := p.Logger.With("component", "webhook")
 	var opts []Option
+	if p.Metrics.Latency {
+		opts = append(opts, WithLatencyMetrics())
+	}
 	if p.Sink != nil {
 		opts = append(opts, WithDisableHook(reportDisabled(p.Sink, logger)))
 	}

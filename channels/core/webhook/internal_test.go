@@ -65,7 +65,7 @@ func TestResponseBodyLimited(t *testing.T) {
 	defer srv.Close()
 	cfg := Config{AllowPrivateTargets: true, MaxResponseBody: 100}
 	cfg.SetDefaults()
-	m, err := newMetrics(nil)
+	m, err := newMetrics(nil, true)
 	require.NoError(t, err)
 	d := newDispatcher(cfg, nil, m, nil)
 	res := d.send(context.Background(), &Endpoint{ID: "e", URL: srv.URL, Secret: NewSecret()}, "evt", []byte(`{}`))

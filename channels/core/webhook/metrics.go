@@ -15,13 +15,13 @@ type metrics struct {
 	attempts   *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	retries    prometheus.Counter
-	latency    prometheus.Histogram
+	latency    prometheus.Histogram // nil unless latency metrics are on
 	queueDepth prometheus.Gauge
 	inflight   prometheus.Gauge
 	disabled   prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, latency bool) (*metrics, error) {
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: "webhook", Name: "attempts_total",
@@ -34,11 +34,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: "webhook", Name: "retries_total",
 			Help: "Webhook attempts that failed and were scheduled again.",
-		}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: metricsNamespace, Subsystem: "webhook", Name: "attempt_duration_seconds",
-			Help:    "Duration of webhook HTTP attempts.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: metricsNamespace, Subsystem: "webhook", Name: "queue_depth",
@@ -53,11 +48,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Webhook endpoints currently disabled.",
 		}),
 	}
+	cs := []prometheus.Collector{m.attempts, m.deliveries, m.retries, m.queueDepth, m.inflight, m.disabled}
+	if latency {
+		m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: "webhook", Name: "attempt_duration_seconds",
+			Help:    "Duration of webhook HTTP attempts.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		})
+		cs = append(cs, m.latency)
+	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.attempts, m.deliveries, m.retries, m.latency, m.queueDepth, m.inflight, m.disabled} {
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -41,6 +41,8 @@ type Service struct {
 	cfg   Config
 	topic string
 	store *store
+	// latencyMetrics: record the attempt-duration histogram.
+	latencyMetrics bool
 	// onDisable reports endpoints the dispatcher disabled; optional.
 	onDisable func(EndpointView)
 	disp      *Dispatcher
@@ -75,6 +77,9 @@ func WithDisableHook(fn func(EndpointView)) Option {
 	return func(s *Service) { s.onDisable = fn }
 }
 
+// WithLatencyMetrics records the attempt-duration histogram (PERFORMANCE_MONITORING).
+func WithLatencyMetrics() Option { return func(s *Service) { s.latencyMetrics = true } }
+
 // WithTopic consumes events from topic instead of core.TopicEvents (tests sharing a Redis use
 // their own stream).
 func WithTopic(topic string) Option { return func(s *Service) { s.topic = topic } }
@@ -86,14 +91,14 @@ func New(cfg Config, d *db.DB, b *bus.Bus, reg prometheus.Registerer, logger *sl
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new webhook service: %w", err)
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, fmt.Errorf("new webhook service: %w", err)
-	}
 	st := newStore(d)
 	s := &Service{cfg: cfg, topic: core.TopicEvents, store: st, bus: b, logger: logger}
 	for _, o := range opts {
 		o(s)
+	}
+	m, err := newMetrics(reg, s.latencyMetrics)
+	if err != nil {
+		return nil, fmt.Errorf("new webhook service: %w", err)
 	}
 	s.disp = newDispatcher(cfg, st, m, logger)
 	s.disp.record = s.record

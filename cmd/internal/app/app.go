@@ -49,10 +49,12 @@ func MigrationSets() []migrations.Set {
 // server, metrics and health.
 func Platform(cfg *config.Config, info httpserver.APIInfo, logger *slog.Logger) fx.Option {
 	return fx.Options(
-		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Outbox, cfg.Queue, info, logger),
+		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Outbox, cfg.Queue, info, logger,
+			metrics.Options{Latency: cfg.PerformanceMonitoring}),
 		fx.Supply(
 			fx.Annotate(info.Version, fx.ResultTags(`name:"version"`)),
 			fx.Annotate(cfg.DataDir(), fx.ResultTags(`name:"data_dir"`)),
+			fx.Annotate(cfg.Health.CheckInterval, fx.ResultTags(`name:"health_interval"`)),
 		),
 		log.FxLogger,
 		db.Module,
@@ -105,7 +107,7 @@ func InProcessChannel(cfg whatsapp.Config, opts ...whatsapp.Option) fx.Option {
 
 // Gateway is the standalone gateway: platform, core and the channel in-process.
 func Gateway(cfg *config.Config, version string, logger *slog.Logger, channel ...whatsapp.Option) fx.Option {
-	return fx.Options(Platform(cfg, GatewayInfo(version), logger), Core(cfg), InProcessChannel(cfg.WhatsApp, channel...))
+	return fx.Options(Platform(cfg, GatewayInfo(version), logger), Core(cfg), InProcessChannel(cfg.WhatsApp, channel...), health.Background)
 }
 
 // migrateOnStart applies pending migrations before anything else starts serving.

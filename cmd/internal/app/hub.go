@@ -12,6 +12,7 @@ import (
 	"github.com/28web/hub/openapi/client"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/platform/health"
 	"github.com/28web/hub/platform/httpserver"
 )
 
@@ -54,5 +55,5 @@ func Hub(cfg *config.Config, version string, logger *slog.Logger, channel ...wha
 	if cfg.Hub.Channel == config.HubRemote {
 		ch = RemoteChannel(cfg.Hub, cfg.Bus)
 	}
-	return fx.Options(Platform(cfg, HubInfo(version), logger), Core(cfg), ch)
+	return fx.Options(Platform(cfg, HubInfo(version), logger), Core(cfg), ch, health.Background)
 }

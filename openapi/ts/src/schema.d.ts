@@ -485,7 +485,7 @@ export interface paths {
         };
         /**
          * Component health
-         * @description Probes every component (database, bus, ...) and reports each with its latency. Answers 503 when any is degraded.
+         * @description Every component (database, bus, outbox, webhooks, channel...) as the background probe last found it, with its latency; the probe runs every HEALTH_CHECK_INTERVAL, and checkedAt/ageSeconds say when. Answers 503 when any is degraded.
          */
         get: operations["getHealthDetailed"];
         put?: never;
@@ -1094,6 +1094,16 @@ export interface components {
              * @example https://example.com/schemas/Detailed.json
              */
             readonly $schema?: string;
+            /**
+             * Format: double
+             * @description How old that probe is.
+             */
+            ageSeconds: number;
+            /**
+             * Format: date-time
+             * @description When the components were last probed (every HEALTH_CHECK_INTERVAL, in the background).
+             */
+            checkedAt: string;
             components: components["schemas"]["ComponentStatus"][] | null;
             /** @enum {string} */
             status: "ok" | "degraded";
@@ -1771,12 +1781,15 @@ export interface components {
              * @description Messages marked failed since start.
              */
             failed: number;
+            /**
+             * Format: double
+             * @description Send latency percentiles over the latest sends (acceptance to the channel accepting them); present only with PERFORMANCE_MONITORING.
+             */
+            latencyP50Ms?: number;
             /** Format: double */
-            latencyP50Ms: number;
+            latencyP95Ms?: number;
             /** Format: double */
-            latencyP95Ms: number;
-            /** Format: double */
-            latencyP99Ms: number;
+            latencyP99Ms?: number;
             /**
              * Format: int64
              * @description Messages handed to the channel since start.
