@@ -80,4 +80,3 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		})
 	}
 }
-
