@@ -64,7 +64,8 @@ type gatewayProcess struct {
 	done chan struct{}
 }
 
-var listeningRE = regexp.MustCompile(`listening on http://(\S+)`)
+// listeningRE finds the address in the JSON log line the gateway writes once it listens.
+var listeningRE = regexp.MustCompile(`listening".*"url":"http://([^"]+)"`)
 
 // runGateway starts the binary with env and waits until it listens.
 func runGateway(t *testing.T, bin string, env []string) *gatewayProcess {

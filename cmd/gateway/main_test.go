@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +89,7 @@ func TestGatewayBinaryStartsOnEmbeddedDefaults(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
-	addrRE := regexp.MustCompile(`listening on http://(\S+)`)
+	addrRE := listeningRE
 	lines := make(chan string, 100)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -105,8 +104,13 @@ func TestGatewayBinaryStartsOnEmbeddedDefaults(t *testing.T) {
 		select {
 		case line, ok := <-lines:
 			require.True(t, ok, "gateway exited before listening")
-			if strings.HasPrefix(line, "gw_") {
-				key = line
+			var entry struct {
+				Message  string
+				Metadata map[string]any
+			}
+			require.NoError(t, json.Unmarshal([]byte(line), &entry), "every stdout line is JSON: %s", line)
+			if entry.Metadata["notice"] == "generated_api_key" {
+				key, _ = entry.Metadata["apiKey"].(string)
 			}
 			if m := addrRE.FindStringSubmatch(line); m != nil {
 				addr = m[1]

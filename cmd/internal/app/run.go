@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -69,9 +70,12 @@ func Serve(name string, cfg *config.Config, logger *slog.Logger, stdout io.Write
 		return 1
 	}
 	if generated {
-		// Printed once, on stdout and not through the logger: log pipelines must never carry it.
-		fmt.Fprintf(stdout, "Generated API key (stored in %s/%s; send it as x-28web-gateway-key):\n%s\n",
-			cfg.DataDir(), config.APIKeyFile, cfg.HTTP.APIKey)
+		// Shown once, whatever the log level, as a JSON line like every other: outside production
+		// only (production requires a configured key).
+		notice := slog.New(log.NewHandler(stdout, slog.LevelInfo))
+		notice.Warn("generated API key: send it as "+httpserver.APIKeyHeader+"; it is kept in keyFile and not shown again",
+			slog.String("notice", "generated_api_key"), slog.String("apiKey", cfg.HTTP.APIKey),
+			slog.String("keyFile", filepath.Join(cfg.DataDir(), config.APIKeyFile)))
 	}
 	bus.RouteRedisLogs(logger)
 	if len(cfg.Unused) > 0 {
@@ -96,9 +100,8 @@ func Serve(name string, cfg *config.Config, logger *slog.Logger, stdout io.Write
 	if !messageBus.InProcess() {
 		transport = "redis-streams"
 	}
-	logger.Info(name+" listening", slog.String("addr", srv.Addr()), slog.String("database", string(database.Dialect())),
-		slog.String("bus", transport))
-	fmt.Fprintf(stdout, "28web %s listening on http://%s (API reference: http://%s/docs)\n", name, srv.Addr(), srv.Addr())
+	logger.Info("28web "+name+" listening", slog.String("url", "http://"+srv.Addr()), slog.String("docs", "http://"+srv.Addr()+"/docs"),
+		slog.String("database", string(database.Dialect())), slog.String("bus", transport))
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -39,7 +39,8 @@ function startGateway(binary, env, cwd) {
     const timer = setTimeout(() => reject(new Error(`gateway not listening after ${START_TIMEOUT_MS} ms:\n${log.join("\n")}`)), START_TIMEOUT_MS);
     const onLine = (line) => {
       log.push(line);
-      const m = /listening on (http:\/\/\S+)/.exec(line);
+      // The gateway logs JSON lines; the one saying it listens carries its URL.
+      const m = /listening".*"url":"(http:\/\/[^"]+)"/.exec(line);
       if (m) {
         clearTimeout(timer);
         resolvePromise(m[1]);
