@@ -2,7 +2,7 @@
 #
 #   make generate          OpenAPI documents from the gateway, then the Go and TypeScript clients
 #   make check-generated   generate, then fail when anything under openapi/ changed (stale files)
-#   make lint-spec         Spectral (.spectral.yaml) on both OpenAPI documents
+#   make lint-spec         Spectral (.spectral.yaml) and Redocly's recommended rules on both OpenAPI documents
 #   make test-sdk          npm ci + npm test in openapi/ts (builds and runs the real gateway)
 #   make release           static gateway, hub and wasim binaries in dist/, built with Go 1.27.3
 
@@ -12,6 +12,7 @@ GO       ?= go
 NPM      ?= npm
 NPX      ?= npx
 SPECTRAL ?= $(NPX) --yes @stoplight/spectral-cli@6.16.3
+REDOCLY  ?= $(NPX) --yes @redocly/cli@2.77.0
 TS_DIR   := openapi/ts
 
 .PHONY: generate generate-spec generate-go-client generate-ts-client check-generated lint-spec test-sdk release
@@ -39,6 +40,7 @@ check-generated: generate
 lint-spec:
 	$(SPECTRAL) lint --fail-severity=error openapi/openapi.yaml
 	$(SPECTRAL) lint --fail-severity=error openapi/openapi-3.0.yaml
+	$(REDOCLY) lint openapi/openapi.yaml openapi/openapi-3.0.yaml
 
 test-sdk:
 	cd $(TS_DIR) && $(NPM) ci --no-audit --no-fund && $(NPM) test

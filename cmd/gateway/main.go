@@ -18,6 +18,7 @@ import (
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/platform/httpserver"
 )
 
 //go:generate go run . openapi --out ../../openapi/openapi.yaml
@@ -53,7 +54,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	doc, err := app.OpenAPIDocument(app.GatewayInfo(buildVersion()))
+	doc, err := app.OpenAPIDocument(app.GatewayInfo())
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -65,7 +66,7 @@ func printOpenAPI(args []string, stdout, stderr io.Writer) int {
 	case "json":
 		out, err = doc.MarshalJSON()
 	case "3.0":
-		out, err = app.OpenAPI30YAML(doc)
+		out, err = httpserver.OpenAPI30YAML(doc)
 	default:
 		fmt.Fprintf(stderr, "unknown format %q\n", *format)
 		return 2

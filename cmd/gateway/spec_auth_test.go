@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +15,7 @@ import (
 	"go.uber.org/fx"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/httpserver"
@@ -75,4 +79,75 @@ func TestCommittedSpecOperationsRequireTheKey(t *testing.T) {
 		}
 	}
 	require.Greater(t, checked, 20, "the spec lists the API's operations")
+}
+
+// The gateway serves exactly the committed documents (which TestCommittedSpecIsCurrent keeps
+// equal to what the code generates), and their JSON forms with the same content.
+func TestServedDocumentsAreTheCommittedBytes(t *testing.T) {
+	sim := newSim(t)
+	g := startE2E(t, sim, []string{"SESSIONS_PATH=" + t.TempDir()}, func(*config.Config) {})
+	get := func(path string) ([]byte, string) {
+		resp, err := http.Get(g.base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return b, resp.Header.Get("Content-Type")
+	}
+	for path, file := range map[string]string{"/openapi.yaml": "openapi.yaml", "/openapi-3.0.yaml": "openapi-3.0.yaml"} {
+		committed, err := os.ReadFile(filepath.Join("..", "..", "openapi", file))
+		require.NoError(t, err)
+		served, ct := get(path)
+		require.Equal(t, "application/openapi+yaml", ct)
+		require.Equal(t, string(committed), string(served), "%s serves openapi/%s byte for byte", path, file)
+
+		asJSON, ct := get(strings.TrimSuffix(path, ".yaml") + ".json")
+		require.Equal(t, "application/openapi+json", ct)
+		var fromYAML, fromJSON any
+		require.NoError(t, yaml.Unmarshal(committed, &fromYAML))
+		require.NoError(t, json.Unmarshal(asJSON, &fromJSON))
+		want, err := json.Marshal(fromYAML)
+		require.NoError(t, err)
+		got, err := json.Marshal(fromJSON)
+		require.NoError(t, err)
+		require.JSONEq(t, string(want), string(got))
+	}
+}
+
+// Every enumeration of event types in the spec lists exactly the core's event types (the enum
+// tags repeat the list: a new event must be added to each).
+func TestSpecEventEnumsAreComplete(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "openapi", "openapi.yaml"))
+	require.NoError(t, err)
+	var doc any
+	require.NoError(t, yaml.Unmarshal(raw, &doc))
+	want := make([]string, len(core.EventTypes))
+	for i, e := range core.EventTypes {
+		want[i] = string(e)
+	}
+	found := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch n := v.(type) {
+		case map[string]any:
+			if enum, ok := n["enum"].([]any); ok && len(enum) > 1 && slices.Contains(enum, any(string(core.EventMessageAck))) {
+				got := make([]string, len(enum))
+				for i, e := range enum {
+					got[i], _ = e.(string)
+				}
+				require.ElementsMatch(t, want, got)
+				found++
+			}
+			for _, c := range n {
+				walk(c)
+			}
+		case []any:
+			for _, c := range n {
+				walk(c)
+			}
+		}
+	}
+	walk(doc)
+	require.GreaterOrEqual(t, found, 5, "the endpoint bodies (inline at session creation too), the delivery views and filters")
 }

@@ -743,36 +743,22 @@ type ContactInput struct {
 
 // ContactList defines model for ContactList.
 type ContactList struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/ContactList.json
-	Schema   *string    `json:"$schema,omitempty"`
 	Contacts *[]Contact `json:"contacts"`
 }
 
 // CreateSessionRequest defines model for CreateSessionRequest.
 type CreateSessionRequest struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/CreateSessionRequest.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Id Session id: letters, digits, '-' and '_'.
 	//
 	// Example: support-1
 	Id string `json:"id"`
 
 	// Webhooks The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks.
-	Webhooks *[]EndpointInput `json:"webhooks,omitempty"`
+	Webhooks *[]EndpointBody `json:"webhooks,omitempty"`
 }
 
 // DeliveryDetail defines model for DeliveryDetail.
 type DeliveryDetail struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/DeliveryDetail.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Attempts Attempts made so far.
 	Attempts  int64     `json:"attempts"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -827,11 +813,6 @@ type DeliveryDetailStatus string
 
 // DeliveryListOutputBody defines model for DeliveryListOutputBody.
 type DeliveryListOutputBody struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/DeliveryListOutputBody.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Deliveries Newest first.
 	Deliveries *[]DeliveryView `json:"deliveries"`
 
@@ -841,11 +822,6 @@ type DeliveryListOutputBody struct {
 
 // DeliveryView defines model for DeliveryView.
 type DeliveryView struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/DeliveryView.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Attempts Attempts made so far.
 	Attempts  int64     `json:"attempts"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -894,11 +870,6 @@ type DeliveryViewStatus string
 
 // Detailed defines model for Detailed.
 type Detailed struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/Detailed.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// AgeSeconds How old that probe is.
 	AgeSeconds float64 `json:"ageSeconds"`
 
@@ -922,11 +893,6 @@ type DisconnectedEvent struct {
 
 // EditMessageRequest defines model for EditMessageRequest.
 type EditMessageRequest struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/EditMessageRequest.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Text The new text.
 	//
 	// Example: Corrected text
@@ -935,11 +901,6 @@ type EditMessageRequest struct {
 
 // EndpointBody defines model for EndpointBody.
 type EndpointBody struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/EndpointBody.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Events Event types to deliver; empty or absent delivers every event.
 	//
 	// Example: ["message","message_ack"]
@@ -959,35 +920,13 @@ type EndpointBody struct {
 // EndpointBodyEvents defines model for EndpointBody.Events.
 type EndpointBodyEvents string
 
-// EndpointInput defines model for EndpointInput.
-type EndpointInput struct {
-	// Events Event types to deliver; empty or absent delivers every event.
-	Events *[]string `json:"events,omitempty"`
-
-	// Headers Extra headers sent with every request (at most 20; names may not be webhook-*, content-*, host or x-28web-gateway-key).
-	Headers *map[string]string `json:"headers,omitempty"`
-
-	// Url Where events are POSTed: http or https, no credentials in the URL.
-	//
-	// Example: https://backend.example.com/hooks/whatsapp
-	Url string `json:"url"`
-}
-
 // EndpointListOutputBody defines model for EndpointListOutputBody.
 type EndpointListOutputBody struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/EndpointListOutputBody.json
-	Schema   *string         `json:"$schema,omitempty"`
 	Webhooks *[]EndpointView `json:"webhooks"`
 }
 
 // EndpointView defines model for EndpointView.
 type EndpointView struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/EndpointView.json
-	Schema    *string   `json:"$schema,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 
 	// Disabled Deliveries are paused: the endpoint answered 410 or failed for too long. Re-enable it with enableWebhookEndpoint.
@@ -1048,11 +987,6 @@ type ErrorDetail struct {
 
 // ErrorModel defines model for ErrorModel.
 type ErrorModel struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/ErrorModel.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Detail A human-readable explanation specific to this occurrence of the problem.
 	//
 	// Example: Property foo is required but is missing.
@@ -1084,10 +1018,6 @@ type ErrorModel struct {
 
 // Liveness defines model for Liveness.
 type Liveness struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/Liveness.json
-	Schema        *string        `json:"$schema,omitempty"`
 	Status        LivenessStatus `json:"status"`
 	Timestamp     time.Time      `json:"timestamp"`
 	UptimeSeconds float64        `json:"uptimeSeconds"`
@@ -1154,10 +1084,6 @@ type MediaInput struct {
 
 // Message defines model for Message.
 type Message struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/Message.json
-	Schema   *string `json:"$schema,omitempty"`
 	Attempts int64   `json:"attempts"`
 	Body     *string `json:"body,omitempty"`
 
@@ -1244,10 +1170,6 @@ type MessageFailedEvent struct {
 
 // MessagePage defines model for MessagePage.
 type MessagePage struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/MessagePage.json
-	Schema   *string    `json:"$schema,omitempty"`
 	Messages *[]Message `json:"messages"`
 
 	// NextCursor Pass as cursor for the next (older) page; absent on the last page.
@@ -1266,11 +1188,6 @@ type MessageRevokeEvent struct {
 
 // PairingCode defines model for PairingCode.
 type PairingCode struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/PairingCode.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Code Type it on the phone: Linked devices → Link with phone number.
 	//
 	// Example: ABCD-EFGH
@@ -1279,11 +1196,6 @@ type PairingCode struct {
 
 // PairingCodeRequest defines model for PairingCodeRequest.
 type PairingCodeRequest struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/PairingCodeRequest.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Phone The phone number of the account to link, international format.
 	//
 	// Example: +55 11 99999-0001
@@ -1292,11 +1204,6 @@ type PairingCodeRequest struct {
 
 // PresenceRequest defines model for PresenceRequest.
 type PresenceRequest struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/PresenceRequest.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// ChatId Chat to show the presence in (a chat id or phone number).
 	//
 	// Example: 5511999990002@s.whatsapp.net
@@ -1311,11 +1218,6 @@ type PresenceRequestPresence string
 
 // QRCode defines model for QRCode.
 type QRCode struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/QRCode.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// ExpiresAt When WhatsApp rotates this code; a qr_code event announces the next.
 	ExpiresAt time.Time `json:"expiresAt"`
 
@@ -1354,11 +1256,6 @@ type ReactionInput struct {
 
 // ReactionRequest defines model for ReactionRequest.
 type ReactionRequest struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/ReactionRequest.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Emoji The reaction; empty removes it.
 	//
 	// Example: 👍
@@ -1367,11 +1264,6 @@ type ReactionRequest struct {
 
 // RedeliverRangeInputBody defines model for RedeliverRangeInputBody.
 type RedeliverRangeInputBody struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/RedeliverRangeInputBody.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// EndpointId Only this endpoint's.
 	EndpointId *string `json:"endpointId,omitempty"`
 
@@ -1393,11 +1285,6 @@ type RedeliverRangeInputBodyEvent string
 
 // RedeliverRangeOutputBody defines model for RedeliverRangeOutputBody.
 type RedeliverRangeOutputBody struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/RedeliverRangeOutputBody.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Redelivered How many dead deliveries were queued again (at most 10000 per call: repeat to continue).
 	//
 	// Example: 37
@@ -1406,21 +1293,12 @@ type RedeliverRangeOutputBody struct {
 
 // ReplaceInputBody defines model for ReplaceInputBody.
 type ReplaceInputBody struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/ReplaceInputBody.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Webhooks The session's complete list of webhooks. Endpoints whose url is listed are kept (id, secret, state) with the new events and headers; new urls are created (their secrets are in the answer, shown once); the others are deleted.
 	Webhooks *[]EndpointBody `json:"webhooks"`
 }
 
 // SendMessageRequest defines model for SendMessageRequest.
 type SendMessageRequest struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/SendMessageRequest.json
-	Schema  *string       `json:"$schema,omitempty"`
 	Contact *ContactInput `json:"contact,omitempty"`
 
 	// Id Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike.
@@ -1470,11 +1348,6 @@ type SendMessageRequestType string
 
 // Session defines model for Session.
 type Session struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/Session.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Account The account's phone-number address, once paired.
 	//
 	// Example: 5511999990001@s.whatsapp.net
@@ -1512,10 +1385,6 @@ type SessionStatus string
 
 // SessionHealth defines model for SessionHealth.
 type SessionHealth struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/SessionHealth.json
-	Schema      *string    `json:"$schema,omitempty"`
 	ConnectedAt *time.Time `json:"connectedAt,omitempty"`
 
 	// Healthy Connected and able to send.
@@ -1528,24 +1397,16 @@ type SessionHealth struct {
 
 // SessionList defines model for SessionList.
 type SessionList struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/SessionList.json
-	Schema   *string    `json:"$schema,omitempty"`
 	Sessions *[]Session `json:"sessions"`
 }
 
 // SessionStats defines model for SessionStats.
 type SessionStats struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/SessionStats.json
-	Schema       *string `json:"$schema,omitempty"`
-	Active       int64   `json:"active"`
-	Connected    int64   `json:"connected"`
-	Disconnected int64   `json:"disconnected"`
-	QrPending    int64   `json:"qrPending"`
-	Total        int64   `json:"total"`
+	Active       int64 `json:"active"`
+	Connected    int64 `json:"connected"`
+	Disconnected int64 `json:"disconnected"`
+	QrPending    int64 `json:"qrPending"`
+	Total        int64 `json:"total"`
 }
 
 // SessionStatusEvent defines model for SessionStatusEvent.
@@ -1566,11 +1427,6 @@ type SessionStatusEventStatus string
 
 // Stats defines model for Stats.
 type Stats struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/Stats.json
-	Schema *string `json:"$schema,omitempty"`
-
 	// Accepted Messages accepted since start.
 	Accepted int64 `json:"accepted"`
 
@@ -1591,10 +1447,6 @@ type Stats struct {
 
 // System defines model for System.
 type System struct {
-	// Schema A URL to the JSON Schema for this object.
-	//
-	// Example: https://example.com/schemas/System.json
-	Schema        *string            `json:"$schema,omitempty"`
 	Cpu           SystemCPUStruct    `json:"cpu"`
 	Disk          SystemDiskStruct   `json:"disk"`
 	Goroutines    int64              `json:"goroutines"`

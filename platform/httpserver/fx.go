@@ -34,12 +34,18 @@ type Params struct {
 	Logger        *slog.Logger
 	Lifecycle     fx.Lifecycle
 	ErrorMappings []ErrorMapping `group:"httpserver_error_mappings"`
+	// Documents, when given, are the OpenAPI documents to serve (see WithDocuments).
+	Documents DocumentsLoader `optional:"true"`
 }
 
 // NewFromParams is New for fx, with the server's start and stop bound to
 // the lifecycle.
 func NewFromParams(p Params) (*Server, error) {
-	s, err := New(p.Config, p.Info, p.Logger, WithErrorMappings(p.ErrorMappings...))
+	opts := []Option{WithErrorMappings(p.ErrorMappings...)}
+	if p.Documents != nil {
+		opts = append(opts, WithDocuments(p.Documents))
+	}
+	s, err := New(p.Config, p.Info, p.Logger, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -71,10 +71,16 @@ func (t *routeTable) lookup(pattern string) (isOperation, public bool) {
 type recordingAdapter struct {
 	huma.Adapter
 	routes *routeTable
+	// docs, when set, answers the OpenAPI document routes instead of huma.
+	docs        *servedDocuments
+	openAPIPath string
 }
 
 func (a *recordingAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	a.routes.addOperation(op)
+	if a.docs != nil {
+		handler = a.docs.handler(a.openAPIPath, op, handler)
+	}
 	a.Adapter.Handle(op, handler)
 }
 

@@ -47,6 +47,7 @@ type Option func(*options)
 
 type options struct {
 	errorMappings []ErrorMapping
+	documents     DocumentsLoader
 }
 
 // WithErrorMappings registers the sentinel errors the ErrorMapper maps to
@@ -131,6 +132,10 @@ func New(cfg Config, info APIInfo, logger *slog.Logger, opts ...Option) (*Server
 
 	hcfg := huma.DefaultConfig(info.Title, info.Version)
 	hcfg.Info.Description = info.Description
+	// No `$schema` links in bodies (huma's default create hook): they pointed at the document's
+	// first server, a template with variables, and validating proxies and generated clients
+	// are simpler without a property no operation documents as input.
+	hcfg.CreateHooks = nil
 	hcfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		SecuritySchemeName: {
 			Type:        "apiKey",
@@ -144,7 +149,13 @@ func New(cfg Config, info APIInfo, logger *slog.Logger, opts ...Option) (*Server
 	hcfg.Security = []map[string][]string{{SecuritySchemeName: {}}}
 	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentMiddlewareResponses)
 	hcfg.Transformers = append(hcfg.Transformers, problemTransformer(logger))
-	s.api = huma.NewAPI(hcfg, &recordingAdapter{Adapter: humago.NewAdapter(s.mux, ""), routes: s.routes})
+	adapter := &recordingAdapter{Adapter: humago.NewAdapter(s.mux, ""), routes: s.routes, openAPIPath: hcfg.OpenAPIPath}
+	load := o.documents
+	if load == nil {
+		load = func() (Documents, error) { return OwnDocuments(s.api.OpenAPI()) }
+	}
+	adapter.docs = &servedDocuments{load: load}
+	s.api = huma.NewAPI(hcfg, adapter)
 	for _, p := range docsPatterns(hcfg) {
 		s.routes.addPublic(p)
 	}

@@ -60,7 +60,7 @@ func (h *Handlers) view(s core.Session) Session {
 type CreateSessionRequest struct {
 	ID core.SessionID `json:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id: letters, digits, '-' and '_'." example:"support-1"`
 	// Webhooks are the session's own webhook endpoints, besides the global APP_WEBHOOK_URL.
-	Webhooks []webhook.EndpointInput `json:"webhooks,omitempty" maxItems:"10" doc:"The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks."`
+	Webhooks []webhook.EndpointBody `json:"webhooks,omitempty" maxItems:"10" doc:"The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks."`
 }
 
 type createSessionInput struct {
@@ -165,7 +165,11 @@ func (h *Handlers) createSession(ctx context.Context, in *createSessionInput) (*
 	var hooks []webhook.EndpointView
 	var err error
 	if len(in.Body.Webhooks) > 0 {
-		if hooks, err = h.Webhooks.SetSessionEndpoints(ctx, id, in.Body.Webhooks); err != nil {
+		inputs := make([]webhook.EndpointInput, len(in.Body.Webhooks))
+		for i, b := range in.Body.Webhooks {
+			inputs[i] = b.Input()
+		}
+		if hooks, err = h.Webhooks.SetSessionEndpoints(ctx, id, inputs); err != nil {
 			h.undoCreate(ctx, id)
 			return nil, err
 		}

@@ -22,14 +22,14 @@ type endpointPath struct {
 	WebhookID string `path:"webhookId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"The webhook endpoint id (\"global\" for APP_WEBHOOK_URL)." example:"ep_0192f5c8a1b27c3e9d4f6a8b0c1d2e3f"`
 }
 
-// endpointBody is EndpointInput with its schema constraints.
-type endpointBody struct {
+// EndpointBody is an endpoint as API requests give it: EndpointInput with its schema constraints.
+type EndpointBody struct {
 	URL     string            `json:"url" format:"uri" maxLength:"2048" doc:"Where events are POSTed: http or https, no credentials in the URL. Private and loopback targets are refused unless allow_private_targets is set." example:"https://backend.example.com/hooks/whatsapp"`
 	Events  []string          `json:"events,omitempty" maxItems:"32" uniqueItems:"true" enum:"message,message_create,session.status,qr_code,connection.status,disconnected,message_ack,message_edit,message_revoke_everyone,change_battery,message_failed,webhook.disabled" doc:"Event types to deliver; empty or absent delivers every event." example:"[\"message\",\"message_ack\"]"`
 	Headers map[string]string `json:"headers,omitempty" doc:"Extra headers sent with every request (at most 20; names may not start with webhook- or content-, nor be host, user-agent or x-28web-gateway-key)." example:"{\"Authorization\":\"Bearer 6f1c…\"}"`
 }
 
-func (b endpointBody) input() EndpointInput {
+func (b EndpointBody) Input() EndpointInput {
 	events := make([]core.EventType, len(b.Events))
 	for i, e := range b.Events {
 		events[i] = core.EventType(e)
@@ -55,7 +55,7 @@ type createEndpointOutput struct {
 type replaceInput struct {
 	SessionID string `path:"sessionId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"The session id." example:"support-1"`
 	Body      struct {
-		Webhooks []endpointBody `json:"webhooks" maxItems:"10" doc:"The session's complete list of webhooks. Endpoints whose url is listed are kept (id, secret, state) with the new events and headers; new urls are created (their secrets are in the answer, shown once); the others are deleted."`
+		Webhooks []EndpointBody `json:"webhooks" maxItems:"10" doc:"The session's complete list of webhooks. Endpoints whose url is listed are kept (id, secret, state) with the new events and headers; new urls are created (their secrets are in the answer, shown once); the others are deleted."`
 	}
 }
 
@@ -277,7 +277,7 @@ func (h *handlers) replace(ctx context.Context, in *replaceInput) (*endpointList
 	}
 	inputs := make([]EndpointInput, len(in.Body.Webhooks))
 	for i, b := range in.Body.Webhooks {
-		inputs[i] = b.input()
+		inputs[i] = b.Input()
 	}
 	views, err := h.svc.SetSessionEndpoints(ctx, id, inputs)
 	if err != nil {
@@ -298,7 +298,7 @@ func (h *handlers) deleteAll(ctx context.Context, in *sessionPath) (*struct{}, e
 
 type createInput struct {
 	SessionID string `path:"sessionId" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"The session id." example:"support-1"`
-	Body      endpointBody
+	Body      EndpointBody
 }
 
 func (h *handlers) create(ctx context.Context, in *createInput) (*createEndpointOutput, error) {
@@ -306,7 +306,7 @@ func (h *handlers) create(ctx context.Context, in *createInput) (*createEndpoint
 	if err := h.svc.checkSession(ctx, h.sessions, id); err != nil {
 		return nil, err
 	}
-	v, err := h.svc.CreateSessionEndpoint(ctx, id, in.Body.input())
+	v, err := h.svc.CreateSessionEndpoint(ctx, id, in.Body.Input())
 	if err != nil {
 		return nil, err
 	}

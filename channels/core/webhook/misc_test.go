@@ -62,7 +62,7 @@ func TestMetrics(t *testing.T) {
 		return true
 	})
 	reg := prometheus.NewRegistry()
-	svc, err := webhook.New(fastConfig(rc.URL), d, nil, reg, testLogger())
+	svc, err := webhook.New(fastConfig(rc.URL), d, nil, reg, testLogger(), webhook.WithLatencyMetrics())
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(t.Context()))
 	t.Cleanup(func() { assert.NoError(t, svc.Stop(context.Background())) })

@@ -20,6 +20,7 @@ import (
 	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/migrations"
+	"github.com/28web/hub/openapi"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/db"
@@ -30,11 +31,15 @@ import (
 	"github.com/28web/hub/platform/outbox"
 )
 
+// APIVersion is the version of the REST API's contract (the OpenAPI document's info.version),
+// apart from the binary's version, which /health reports.
+const APIVersion = "1.0.0"
+
 // GatewayInfo is the OpenAPI info block of the gateway's API.
-func GatewayInfo(version string) httpserver.APIInfo {
+func GatewayInfo() httpserver.APIInfo {
 	return httpserver.APIInfo{
 		Title:   "28web WhatsApp Gateway",
-		Version: version,
+		Version: APIVersion,
 		Description: "REST API of the 28web channel gateway: WhatsApp sessions, messages and contacts. " +
 			"Every operation except GET /health and the API documents requires the x-28web-gateway-key header.",
 	}
@@ -47,12 +52,12 @@ func MigrationSets() []migrations.Set {
 
 // Platform wires configuration, logging, the database (migrated at start), the bus, the HTTP
 // server, metrics and health.
-func Platform(cfg *config.Config, info httpserver.APIInfo, logger *slog.Logger) fx.Option {
+func Platform(cfg *config.Config, info httpserver.APIInfo, version string, logger *slog.Logger) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg.Log, cfg.HTTP, cfg.DB, cfg.Bus, cfg.Outbox, cfg.Queue, info, logger,
 			metrics.Options{Latency: cfg.PerformanceMonitoring}),
 		fx.Supply(
-			fx.Annotate(info.Version, fx.ResultTags(`name:"version"`)),
+			fx.Annotate(version, fx.ResultTags(`name:"version"`)),
 			fx.Annotate(cfg.DataDir(), fx.ResultTags(`name:"data_dir"`)),
 			fx.Annotate(cfg.Health.CheckInterval, fx.ResultTags(`name:"health_interval"`)),
 		),
@@ -107,7 +112,13 @@ func InProcessChannel(cfg whatsapp.Config, opts ...whatsapp.Option) fx.Option {
 
 // Gateway is the standalone gateway: platform, core and the channel in-process.
 func Gateway(cfg *config.Config, version string, logger *slog.Logger, channel ...whatsapp.Option) fx.Option {
-	return fx.Options(Platform(cfg, GatewayInfo(version), logger), Core(cfg), InProcessChannel(cfg.WhatsApp, channel...), health.Background)
+	return fx.Options(Platform(cfg, GatewayInfo(), version, logger), Core(cfg), InProcessChannel(cfg.WhatsApp, channel...),
+		// The gateway serves the committed documents its SDKs are generated from (a test keeps
+		// them equal to what the code generates).
+		fx.Supply(httpserver.DocumentsLoader(func() (httpserver.Documents, error) {
+			return httpserver.Documents{YAML31: openapi.YAML31, YAML30: openapi.YAML30}, nil
+		})),
+		health.Background)
 }
 
 // migrateOnStart applies pending migrations before anything else starts serving.
@@ -130,7 +141,7 @@ func OpenAPIDocument(info httpserver.APIInfo) (*huma.OpenAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := health.NewRegistry(info.Version, 0, ".")
+	reg, err := health.NewRegistry("", 0, ".")
 	if err != nil {
 		return nil, err
 	}

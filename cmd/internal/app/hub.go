@@ -17,8 +17,8 @@ import (
 )
 
 // HubInfo is the OpenAPI info block of the hub's API (the same operations as the gateway's).
-func HubInfo(version string) httpserver.APIInfo {
-	info := GatewayInfo(version)
+func HubInfo() httpserver.APIInfo {
+	info := GatewayInfo()
 	info.Title = "28web Hub channel API"
 	return info
 }
@@ -55,5 +55,5 @@ func Hub(cfg *config.Config, version string, logger *slog.Logger, channel ...wha
 	if cfg.Hub.Channel == config.HubRemote {
 		ch = RemoteChannel(cfg.Hub, cfg.Bus)
 	}
-	return fx.Options(Platform(cfg, HubInfo(version), logger), Core(cfg), ch, health.Background)
+	return fx.Options(Platform(cfg, HubInfo(), version, logger), Core(cfg), ch, health.Background)
 }

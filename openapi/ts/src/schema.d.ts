@@ -931,36 +931,18 @@ export interface components {
             vcard: string;
         };
         ContactList: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/ContactList.json
-             */
-            readonly $schema?: string;
             contacts: components["schemas"]["Contact"][] | null;
         };
         CreateSessionRequest: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/CreateSessionRequest.json
-             */
-            readonly $schema?: string;
             /**
              * @description Session id: letters, digits, '-' and '_'.
              * @example support-1
              */
             id: string;
             /** @description The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks. */
-            webhooks?: components["schemas"]["EndpointInput"][] | null;
+            webhooks?: components["schemas"]["EndpointBody"][] | null;
         };
         DeliveryDetail: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/DeliveryDetail.json
-             */
-            readonly $schema?: string;
             /**
              * Format: int64
              * @description Attempts made so far.
@@ -1016,12 +998,6 @@ export interface components {
             updatedAt: string;
         };
         DeliveryListOutputBody: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/DeliveryListOutputBody.json
-             */
-            readonly $schema?: string;
             /** @description Newest first. */
             deliveries: components["schemas"]["DeliveryView"][] | null;
             /**
@@ -1031,12 +1007,6 @@ export interface components {
             nextBefore?: number;
         };
         DeliveryView: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/DeliveryView.json
-             */
-            readonly $schema?: string;
             /**
              * Format: int64
              * @description Attempts made so far.
@@ -1089,12 +1059,6 @@ export interface components {
         };
         Detailed: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/Detailed.json
-             */
-            readonly $schema?: string;
-            /**
              * Format: double
              * @description How old that probe is.
              */
@@ -1119,24 +1083,12 @@ export interface components {
         };
         EditMessageRequest: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/EditMessageRequest.json
-             */
-            readonly $schema?: string;
-            /**
              * @description The new text.
              * @example Corrected text
              */
             text: string;
         };
         EndpointBody: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/EndpointBody.json
-             */
-            readonly $schema?: string;
             /**
              * @description Event types to deliver; empty or absent delivers every event.
              * @example [
@@ -1161,36 +1113,10 @@ export interface components {
              */
             url: string;
         };
-        EndpointInput: {
-            /** @description Event types to deliver; empty or absent delivers every event. */
-            events?: string[] | null;
-            /** @description Extra headers sent with every request (at most 20; names may not be webhook-*, content-*, host or x-28web-gateway-key). */
-            headers?: {
-                [key: string]: string;
-            };
-            /**
-             * Format: uri
-             * @description Where events are POSTed: http or https, no credentials in the URL.
-             * @example https://backend.example.com/hooks/whatsapp
-             */
-            url: string;
-        };
         EndpointListOutputBody: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/EndpointListOutputBody.json
-             */
-            readonly $schema?: string;
             webhooks: components["schemas"]["EndpointView"][] | null;
         };
         EndpointView: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/EndpointView.json
-             */
-            readonly $schema?: string;
             /** Format: date-time */
             createdAt: string;
             /** @description Deliveries are paused: the endpoint answered 410 or failed for too long. Re-enable it with enableWebhookEndpoint. */
@@ -1253,12 +1179,6 @@ export interface components {
         };
         ErrorModel: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/ErrorModel.json
-             */
-            readonly $schema?: string;
-            /**
              * @description A human-readable explanation specific to this occurrence of the problem.
              * @example Property foo is required but is missing.
              */
@@ -1291,12 +1211,6 @@ export interface components {
             type: string;
         };
         Liveness: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/Liveness.json
-             */
-            readonly $schema?: string;
             /** @enum {string} */
             status: "ok";
             /** Format: date-time */
@@ -1362,12 +1276,6 @@ export interface components {
             voiceNote?: boolean;
         };
         Message: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/Message.json
-             */
-            readonly $schema?: string;
             /** Format: int64 */
             attempts: number;
             body?: string;
@@ -1449,12 +1357,6 @@ export interface components {
             to: string;
         };
         MessagePage: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/MessagePage.json
-             */
-            readonly $schema?: string;
             messages: components["schemas"]["Message"][] | null;
             /** @description Pass as cursor for the next (older) page; absent on the last page. */
             nextCursor?: string;
@@ -1470,12 +1372,6 @@ export interface components {
         };
         PairingCode: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/PairingCode.json
-             */
-            readonly $schema?: string;
-            /**
              * @description Type it on the phone: Linked devices → Link with phone number.
              * @example ABCD-EFGH
              */
@@ -1483,24 +1379,12 @@ export interface components {
         };
         PairingCodeRequest: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/PairingCodeRequest.json
-             */
-            readonly $schema?: string;
-            /**
              * @description The phone number of the account to link, international format.
              * @example +55 11 99999-0001
              */
             phone: string;
         };
         PresenceRequest: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/PresenceRequest.json
-             */
-            readonly $schema?: string;
             /**
              * @description Chat to show the presence in (a chat id or phone number).
              * @example 5511999990002@s.whatsapp.net
@@ -1513,12 +1397,6 @@ export interface components {
             presence: "typing" | "recording" | "paused" | "available" | "unavailable";
         };
         QRCode: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/QRCode.json
-             */
-            readonly $schema?: string;
             /**
              * Format: date-time
              * @description When WhatsApp rotates this code; a qr_code event announces the next.
@@ -1553,24 +1431,12 @@ export interface components {
         };
         ReactionRequest: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/ReactionRequest.json
-             */
-            readonly $schema?: string;
-            /**
              * @description The reaction; empty removes it.
              * @example 👍
              */
             emoji: string;
         };
         RedeliverRangeInputBody: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/RedeliverRangeInputBody.json
-             */
-            readonly $schema?: string;
             /** @description Only this endpoint's. */
             endpointId?: string;
             /**
@@ -1593,12 +1459,6 @@ export interface components {
         };
         RedeliverRangeOutputBody: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/RedeliverRangeOutputBody.json
-             */
-            readonly $schema?: string;
-            /**
              * Format: int64
              * @description How many dead deliveries were queued again (at most 10000 per call: repeat to continue).
              * @example 37
@@ -1606,22 +1466,10 @@ export interface components {
             redelivered: number;
         };
         ReplaceInputBody: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/ReplaceInputBody.json
-             */
-            readonly $schema?: string;
             /** @description The session's complete list of webhooks. Endpoints whose url is listed are kept (id, secret, state) with the new events and headers; new urls are created (their secrets are in the answer, shown once); the others are deleted. */
             webhooks: components["schemas"]["EndpointBody"][] | null;
         };
         SendMessageRequest: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/SendMessageRequest.json
-             */
-            readonly $schema?: string;
             /** @description Card of a contact message. */
             contact?: components["schemas"]["ContactInput"];
             /**
@@ -1671,12 +1519,6 @@ export interface components {
         };
         Session: {
             /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/Session.json
-             */
-            readonly $schema?: string;
-            /**
              * @description The account's phone-number address, once paired.
              * @example 5511999990001@s.whatsapp.net
              */
@@ -1709,12 +1551,6 @@ export interface components {
             webhooks?: components["schemas"]["EndpointView"][] | null;
         };
         SessionHealth: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/SessionHealth.json
-             */
-            readonly $schema?: string;
             /** Format: date-time */
             connectedAt?: string;
             /** @description Connected and able to send. */
@@ -1726,21 +1562,9 @@ export interface components {
             status: string;
         };
         SessionList: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/SessionList.json
-             */
-            readonly $schema?: string;
             sessions: components["schemas"]["Session"][] | null;
         };
         SessionStats: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/SessionStats.json
-             */
-            readonly $schema?: string;
             /** Format: int64 */
             active: number;
             /** Format: int64 */
@@ -1765,12 +1589,6 @@ export interface components {
             status: "connecting" | "qr_code" | "connected" | "disconnected" | "logged_out" | "banned" | "failed" | "deleted";
         };
         Stats: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/Stats.json
-             */
-            readonly $schema?: string;
             /**
              * Format: int64
              * @description Messages accepted since start.
@@ -1802,12 +1620,6 @@ export interface components {
             queueDepth: number;
         };
         System: {
-            /**
-             * Format: uri
-             * @description A URL to the JSON Schema for this object.
-             * @example https://example.com/schemas/System.json
-             */
-            readonly $schema?: string;
             cpu: components["schemas"]["SystemCPUStruct"];
             disk: components["schemas"]["SystemDiskStruct"];
             /** Format: int64 */
