@@ -19,6 +19,7 @@ import (
 	"github.com/28web/hub/channels/whatsapp/wasim"
 	"github.com/28web/hub/cmd/internal/app"
 	"github.com/28web/hub/openapi/client"
+	"github.com/28web/hub/openapi/contracttest"
 	"github.com/28web/hub/platform/bus/bustest"
 	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/db/dbtest"
@@ -85,7 +86,7 @@ func startE2E(t *testing.T, sim *wasim.Simulator, environ []string, adjust func(
 	}
 	t.Cleanup(stop)
 	base := "http://" + srv.Addr()
-	c, err := client.NewWithKey(base, e2eKey)
+	c, err := client.NewWithKey(base, e2eKey, client.WithHTTPClient(contracttest.Client(t)))
 	require.NoError(t, err)
 	return &e2eGateway{sim: sim, api: c, stop: stop, base: base, config: cfg}
 }

@@ -9,9 +9,11 @@ import (
 )
 
 // documentMiddlewareResponses adds to every operation's OpenAPI entry the
-// problems the middleware may answer instead of the handler: 401 for
-// secured operations and 429 with its headers for all. Responses an
-// operation declares itself are kept.
+// problems the middleware, huma or the ErrorMapper may answer whatever the
+// handler: 401 for secured operations, 429 with its headers, 500 and 504 for
+// all, and for operations with a request body 400 (malformed JSON), 413 (over
+// the body limit) and 415 (not JSON). Responses an operation declares itself
+// are kept.
 func documentMiddlewareResponses(oapi *huma.OpenAPI, op *huma.Operation) {
 	errSchema := oapi.Components.Schemas.Schema(reflect.TypeFor[huma.ErrorModel](), true, "ErrorModel")
 	problem := func(description string, headers map[string]*huma.Param) *huma.Response {
@@ -31,6 +33,20 @@ func documentMiddlewareResponses(oapi *huma.OpenAPI, op *huma.Operation) {
 	if key := strconv.Itoa(http.StatusUnauthorized); secured && op.Responses[key] == nil {
 		op.Responses[key] = problem(
 			"Missing or invalid API key ("+APIKeyHeader+" header).", nil)
+	}
+	generic := map[int]string{
+		http.StatusInternalServerError: "Internal error; the detail reveals nothing (the log has it, under the request id).",
+		http.StatusGatewayTimeout:      "The operation timed out.",
+	}
+	if op.RequestBody != nil {
+		generic[http.StatusBadRequest] = "The body is not well-formed JSON."
+		generic[http.StatusRequestEntityTooLarge] = "The body is over the operation's size limit."
+		generic[http.StatusUnsupportedMediaType] = "The body is not application/json."
+	}
+	for status, description := range generic {
+		if key := strconv.Itoa(status); op.Responses[key] == nil {
+			op.Responses[key] = problem(description, nil)
+		}
 	}
 	if key := strconv.Itoa(http.StatusTooManyRequests); op.Responses[key] == nil {
 		op.Responses[key] = problem(

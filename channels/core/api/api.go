@@ -66,10 +66,13 @@ const (
 	tagHealth   = "Health"
 )
 
+// op is an operation of the core API. Every one may answer 503: the channel (a remote gateway,
+// a provider not started yet) or another dependency is unavailable for now.
 func op(id, method, path, tag, summary, description string, status int) huma.Operation {
 	return huma.Operation{
 		OperationID: id, Method: method, Path: Prefix + path, Tags: []string{tag},
 		Summary: summary, Description: description, DefaultStatus: status,
+		Errors: []int{http.StatusServiceUnavailable},
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/28web/hub/channels/core/projection"
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/migrations"
+	"github.com/28web/hub/openapi/contracttest"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/bus/bustest"
 	"github.com/28web/hub/platform/db/dbtest"
@@ -153,7 +154,7 @@ func (g *gateway) do(method, path string, body any, headers ...string) response 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contracttest.Client(g.t).Do(req)
 	require.NoError(g.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

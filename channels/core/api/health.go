@@ -37,11 +37,11 @@ type sessionHealthOutput struct {
 }
 
 func (h *Handlers) registerHealth(api huma.API) {
-	huma.Register(api, huma.Operation{OperationID: "getSessionsHealth", Method: http.MethodGet, Path: "/health/sessions", Tags: []string{tagHealth},
-		Summary: "Session counts", Description: "Total, active, connected, waiting for QR and disconnected sessions."},
+	huma.Register(api, withErrors(huma.Operation{OperationID: "getSessionsHealth", Method: http.MethodGet, Path: "/health/sessions", Tags: []string{tagHealth},
+		Summary: "Session counts", Description: "Total, active, connected, waiting for QR and disconnected sessions."}, unavailable),
 		httpserver.Handle(h.Errors, h.sessionsHealth))
 	huma.Register(api, withErrors(huma.Operation{OperationID: "getSessionHealth", Method: http.MethodGet, Path: "/health/sessions/{id}", Tags: []string{tagHealth},
-		Summary: "One session's health", Description: "Whether the session is connected and able to send, and how many messages wait for it."}, notFound),
+		Summary: "One session's health", Description: "Whether the session is connected and able to send, and how many messages wait for it."}, notFound, unavailable),
 		httpserver.Handle(h.Errors, h.sessionHealth))
 	huma.Register(api, huma.Operation{OperationID: "getPerformance", Method: http.MethodGet, Path: "/health/performance", Tags: []string{tagHealth},
 		Summary: "Send pipeline figures", Description: "Queue depth, messages processed and failed, and send latency percentiles over the latest sends."},

@@ -286,7 +286,7 @@ func (h *Handlers) registerMessages(api huma.API) {
 	send := withErrors(op("sendMessage", http.MethodPost, "/sessions/{id}/messages", tagMessages, "Send a message",
 		"Validates and stores the message as queued, then answers 202 with its id; it is sent asynchronously with retries, in order per "+
 			"session. Follow it with GET /sessions/{id}/messages/{messageId} or the message_create, message_ack and message_failed events. "+
-			"Accepted messages survive restarts.", http.StatusAccepted), notFound)
+			"Accepted messages survive restarts. A client-chosen id already used by the session answers 409.", http.StatusAccepted), notFound, conflict)
 	send.MaxBodyBytes = maxSendBody
 	huma.Register(api, send, httpserver.Handle(h.Errors, h.sendMessage))
 	huma.Register(api, withErrors(op("listMessages", http.MethodGet, "/sessions/{id}/messages", tagMessages, "List messages",
@@ -307,9 +307,18 @@ func (h *Handlers) registerMessages(api huma.API) {
 	huma.Register(api, withErrors(op("markMessageRead", http.MethodPost, "/sessions/{id}/messages/{messageId}/read", tagMessages, "Mark a message read",
 		"Sends a read receipt for an incoming message (blue ticks).", http.StatusNoContent), notFound, conflict, notImplemented),
 		httpserver.Handle(h.Errors, h.markRead))
-	huma.Register(api, withErrors(op("downloadMessageMedia", http.MethodGet, "/sessions/{id}/messages/{messageId}/media", tagMessages, "Download media",
-		"The attachment of a received message.", 0), notFound, notImplemented),
-		httpserver.Handle(h.Errors, h.downloadMedia))
+	download := withErrors(op("downloadMessageMedia", http.MethodGet, "/sessions/{id}/messages/{messageId}/media", tagMessages, "Download media",
+		"The attachment of a received message: the file itself, with its type in Content-Type (image/jpeg, audio/ogg, application/pdf...) "+
+			"and, for documents, its name in Content-Disposition.", 0), notFound, notImplemented)
+	download.Responses = map[string]*huma.Response{"200": {
+		Description: "The attachment's bytes.",
+		Headers: map[string]*huma.Param{
+			"Content-Type":        {Description: "The attachment's MIME type.", Schema: &huma.Schema{Type: huma.TypeString}},
+			"Content-Disposition": {Description: "attachment; filename=..., when the attachment has a name.", Schema: &huma.Schema{Type: huma.TypeString}},
+		},
+		Content: map[string]*huma.MediaType{"*/*": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}},
+	}}
+	huma.Register(api, download, httpserver.Handle(h.Errors, h.downloadMedia))
 	huma.Register(api, withErrors(op("sendPresence", http.MethodPost, "/sessions/{id}/presence", tagMessages, "Show typing or presence",
 		"Shows typing, recording or paused in a chat, or the session as available or unavailable.", http.StatusNoContent), notFound, conflict, notImplemented),
 		httpserver.Handle(h.Errors, h.sendPresence))

@@ -214,8 +214,9 @@ func RegisterRoutes(api huma.API, svc *Service, sessions SessionChecker, errs *h
 		OperationID: "rotateWebhookSecret", Method: http.MethodPost, Path: "/api/v1/webhooks/endpoints/{webhookId}/rotate-secret", Tags: []string{apiTag},
 		Summary: "Rotate a webhook endpoint's signing secret",
 		Description: "Issues a new whsec_ secret, returned in this answer only. During the grace period (rotation_grace, default 24 h) every " +
-			"request carries two signatures in webhook-signature, one per secret, so receivers can switch without losing a message.",
-		Errors: []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusUnprocessableEntity},
+			"request carries two signatures in webhook-signature, one per secret, so receivers can switch without losing a message. " +
+			"The global endpoint's secret, when it is configured (webhook.secret), is rotated in the configuration instead: 409.",
+		Errors: []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, httpserver.Handle(errs, h.rotate))
 
 	huma.Register(api, huma.Operation{

@@ -20,6 +20,7 @@ import (
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/api"
 	"github.com/28web/hub/channels/core/webhook"
+	"github.com/28web/hub/openapi/contracttest"
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
 )
@@ -70,7 +71,7 @@ func (c *apiClient) do(method, path string, body any, out any) int {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contracttest.Client(c.t).Do(req)
 	require.NoError(c.t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
