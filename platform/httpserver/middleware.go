@@ -87,6 +87,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		setRateHeaders(rw.Header(), *d)
 	}
 
+	if pattern != "" {
+		limit := s.cfg.BodyLimit
+		if op := s.routes.operation(pattern); op != nil {
+			limit = op.MaxBodyBytes
+			if limit <= 0 {
+				limit = humaDefaultBodyLimit
+			}
+		}
+		bad, err := checkInputs(r, limit)
+		if err != nil {
+			WriteProblem(rw, http.StatusBadRequest, "the request body could not be read")
+			return
+		}
+		if bad != nil {
+			writeBadInput(rw, bad)
+			return
+		}
+	}
+
 	// huma operations enforce their own Operation.MaxBodyBytes.
 	if !isOperation && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > s.cfg.BodyLimit {
@@ -101,6 +120,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.problemOnError = pattern == ""
 	s.mux.ServeHTTP(rw, r)
 }
+
+// humaDefaultBodyLimit is the body limit huma applies to operations that set none.
+const humaDefaultBodyLimit = 1024 * 1024
 
 // requestID echoes a client's id when it is short and log-safe, else makes one.
 func requestID(given string) string {

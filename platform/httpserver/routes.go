@@ -50,6 +50,13 @@ func (t *routeTable) addPublic(pattern string) {
 	t.public[pattern] = true
 }
 
+// operation is the huma operation served under pattern, or nil.
+func (t *routeTable) operation(pattern string) *huma.Operation {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.ops[pattern]
+}
+
 // lookup reports whether the mux pattern is a huma operation and whether it
 // may be called without a key. An empty pattern (no route) is never public.
 func (t *routeTable) lookup(pattern string) (isOperation, public bool) {

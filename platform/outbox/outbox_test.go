@@ -60,12 +60,6 @@ type received struct {
 	got map[string]int
 }
 
-func (r *received) count(payload string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.got[payload]
-}
-
 func (r *received) all(n int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -37,7 +37,7 @@ import (
 const key = "test-key"
 
 type gateway struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	net  *fakechannel.Network
 	prov *fakechannel.Provider
@@ -63,12 +63,12 @@ func (s teeSink) Publish(ctx context.Context, e core.Event) error {
 }
 
 // newGateway runs the API on a real HTTP server over the fake channel, SQLite and the in-process bus.
-func newGateway(t *testing.T, minimal bool) *gateway {
+func newGateway(t testing.TB, minimal bool) *gateway {
 	return newGatewayFetching(t, minimal, media.NewFetcher(media.Config{AllowPrivateNetworks: true, MaxBytes: 1024}))
 }
 
 // newGatewayFetching is newGateway with its media fetcher.
-func newGatewayFetching(t *testing.T, minimal bool, fetcher *media.Fetcher) *gateway {
+func newGatewayFetching(t testing.TB, minimal bool, fetcher *media.Fetcher) *gateway {
 	d := dbtest.SQLite(t, migrations.Core)
 	b, err := bus.New(bustest.Config(), log.Discard())
 	require.NoError(t, err)
@@ -124,7 +124,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
