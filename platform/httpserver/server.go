@@ -210,6 +210,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("http server: listen on %s: %w", addr, err)
 	}
 	s.ln = ln
+	ln = &problemListener{Listener: ln, observe: s.logRawError}
 	done := make(chan struct{})
 	s.serveDone = done
 	go func() {

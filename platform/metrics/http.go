@@ -18,7 +18,7 @@ type HTTPMetrics struct {
 // NewHTTPMetrics registers the collectors on r.
 func NewHTTPMetrics(r prometheus.Registerer, opts Options) (*HTTPMetrics, error) {
 	m := &HTTPMetrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "http",
-		Name: "requests_total", Help: "HTTP requests answered, by route pattern (\"unmatched\" when none), method and status."},
+		Name: "requests_total", Help: "HTTP requests answered, by route pattern (\"unmatched\" when none, \"unparsed\" when net/http refused the request itself), method and status."},
 		[]string{"route", "method", "status"})}
 	if err := r.Register(m.requests); err != nil {
 		return nil, err
