@@ -37,6 +37,47 @@ const (
 	ProblemNotSupported = "urn:28web:problem:not-supported"
 )
 
+// ProblemTypeOf is the problem type of err's sentinel: the same table the API answers with, so a
+// failure recorded now reads the same as one answered at once. Errors of no sentinel are
+// ProblemUnavailable (retrying later may succeed); nil is "".
+func ProblemTypeOf(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrNotFound):
+		return ProblemNotFound
+	case errors.Is(err, ErrNotConnected):
+		return ProblemNotConnected
+	case errors.Is(err, ErrConflict):
+		return ProblemConflict
+	case errors.Is(err, ErrInvalid):
+		return ProblemInvalid
+	case errors.Is(err, ErrNotSupported):
+		return ProblemNotSupported
+	default:
+		return ProblemUnavailable
+	}
+}
+
+// SentinelOfProblemType is the sentinel a problem type stands for; unknown types are
+// ErrUnavailable.
+func SentinelOfProblemType(problemType string) error {
+	switch problemType {
+	case ProblemNotFound:
+		return ErrNotFound
+	case ProblemNotConnected:
+		return ErrNotConnected
+	case ProblemConflict:
+		return ErrConflict
+	case ProblemInvalid:
+		return ErrInvalid
+	case ProblemNotSupported:
+		return ErrNotSupported
+	default:
+		return ErrUnavailable
+	}
+}
+
 // NotSupportedError says which capability a channel lacks. errors.Is(err, ErrNotSupported) holds.
 type NotSupportedError struct {
 	Channel    Channel

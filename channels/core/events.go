@@ -262,10 +262,12 @@ func (*BatteryEvent) EventType() EventType { return EventChangeBattery }
 
 // MessageFailedEvent is the payload of message_failed.
 type MessageFailedEvent struct {
-	ID       MessageID `json:"id"`
-	To       string    `json:"to"`
-	Error    string    `json:"error"`
-	Attempts int       `json:"attempts"`
+	ID    MessageID `json:"id"`
+	To    string    `json:"to"`
+	Error string    `json:"error"`
+	// ErrorType is the failure's problem type (core.Problem*), for telling failures apart.
+	ErrorType string `json:"errorType" doc:"The failure's problem type, the same URN the API answers errors with." enum:"urn:28web:problem:not-found,urn:28web:problem:conflict,urn:28web:problem:not-connected,urn:28web:problem:invalid,urn:28web:problem:unavailable,urn:28web:problem:not-supported"`
+	Attempts  int    `json:"attempts"`
 }
 
 func (*MessageFailedEvent) EventType() EventType { return EventMessageFailed }

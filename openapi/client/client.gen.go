@@ -17,6 +17,39 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ChannelCapabilities.
+const (
+	ChannelCapabilitiesEdit          ChannelCapabilities = "edit"
+	ChannelCapabilitiesMarkRead      ChannelCapabilities = "mark_read"
+	ChannelCapabilitiesMediaDownload ChannelCapabilities = "media_download"
+	ChannelCapabilitiesPairingCode   ChannelCapabilities = "pairing_code"
+	ChannelCapabilitiesPresence      ChannelCapabilities = "presence"
+	ChannelCapabilitiesQrLogin       ChannelCapabilities = "qr_login"
+	ChannelCapabilitiesRevoke        ChannelCapabilities = "revoke"
+)
+
+// Valid indicates whether the value is a known member of the ChannelCapabilities enum.
+func (e ChannelCapabilities) Valid() bool {
+	switch e {
+	case ChannelCapabilitiesEdit:
+		return true
+	case ChannelCapabilitiesMarkRead:
+		return true
+	case ChannelCapabilitiesMediaDownload:
+		return true
+	case ChannelCapabilitiesPairingCode:
+		return true
+	case ChannelCapabilitiesPresence:
+		return true
+	case ChannelCapabilitiesQrLogin:
+		return true
+	case ChannelCapabilitiesRevoke:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComponentStatusStatus.
 const (
 	ComponentStatusStatusDegraded ComponentStatusStatus = "degraded"
@@ -284,6 +317,36 @@ func (e MessageDirection) Valid() bool {
 	}
 }
 
+// Defines values for MessageErrorType.
+const (
+	MessageErrorTypeUrn28webProblemConflict     MessageErrorType = "urn:28web:problem:conflict"
+	MessageErrorTypeUrn28webProblemInvalid      MessageErrorType = "urn:28web:problem:invalid"
+	MessageErrorTypeUrn28webProblemNotConnected MessageErrorType = "urn:28web:problem:not-connected"
+	MessageErrorTypeUrn28webProblemNotFound     MessageErrorType = "urn:28web:problem:not-found"
+	MessageErrorTypeUrn28webProblemNotSupported MessageErrorType = "urn:28web:problem:not-supported"
+	MessageErrorTypeUrn28webProblemUnavailable  MessageErrorType = "urn:28web:problem:unavailable"
+)
+
+// Valid indicates whether the value is a known member of the MessageErrorType enum.
+func (e MessageErrorType) Valid() bool {
+	switch e {
+	case MessageErrorTypeUrn28webProblemConflict:
+		return true
+	case MessageErrorTypeUrn28webProblemInvalid:
+		return true
+	case MessageErrorTypeUrn28webProblemNotConnected:
+		return true
+	case MessageErrorTypeUrn28webProblemNotFound:
+		return true
+	case MessageErrorTypeUrn28webProblemNotSupported:
+		return true
+	case MessageErrorTypeUrn28webProblemUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MessageStatus.
 const (
 	MessageStatusDelivered MessageStatus = "delivered"
@@ -308,6 +371,36 @@ func (e MessageStatus) Valid() bool {
 	case MessageStatusReceived:
 		return true
 	case MessageStatusSent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessageFailedEventErrorType.
+const (
+	MessageFailedEventErrorTypeUrn28webProblemConflict     MessageFailedEventErrorType = "urn:28web:problem:conflict"
+	MessageFailedEventErrorTypeUrn28webProblemInvalid      MessageFailedEventErrorType = "urn:28web:problem:invalid"
+	MessageFailedEventErrorTypeUrn28webProblemNotConnected MessageFailedEventErrorType = "urn:28web:problem:not-connected"
+	MessageFailedEventErrorTypeUrn28webProblemNotFound     MessageFailedEventErrorType = "urn:28web:problem:not-found"
+	MessageFailedEventErrorTypeUrn28webProblemNotSupported MessageFailedEventErrorType = "urn:28web:problem:not-supported"
+	MessageFailedEventErrorTypeUrn28webProblemUnavailable  MessageFailedEventErrorType = "urn:28web:problem:unavailable"
+)
+
+// Valid indicates whether the value is a known member of the MessageFailedEventErrorType enum.
+func (e MessageFailedEventErrorType) Valid() bool {
+	switch e {
+	case MessageFailedEventErrorTypeUrn28webProblemConflict:
+		return true
+	case MessageFailedEventErrorTypeUrn28webProblemInvalid:
+		return true
+	case MessageFailedEventErrorTypeUrn28webProblemNotConnected:
+		return true
+	case MessageFailedEventErrorTypeUrn28webProblemNotFound:
+		return true
+	case MessageFailedEventErrorTypeUrn28webProblemNotSupported:
+		return true
+	case MessageFailedEventErrorTypeUrn28webProblemUnavailable:
 		return true
 	default:
 		return false
@@ -691,6 +784,34 @@ type AttemptView struct {
 type BatteryEvent struct {
 	Battery int64 `json:"battery"`
 	Plugged bool  `json:"plugged"`
+}
+
+// Channel defines model for Channel.
+type Channel struct {
+	// Capabilities What the channel can do beyond sending.
+	Capabilities *[]ChannelCapabilities `json:"capabilities"`
+
+	// Channel The channel's name, as sessions name it.
+	//
+	// Example: whatsapp
+	Channel string `json:"channel"`
+
+	// MaxMediaBytes The largest attachment the channel accepts, in bytes.
+	MaxMediaBytes int64 `json:"maxMediaBytes"`
+
+	// MaxTextLength The longest text body the channel accepts, in characters.
+	MaxTextLength int64 `json:"maxTextLength"`
+
+	// MessageTypes The message types sendMessage accepts on this channel; others are refused with 422.
+	MessageTypes *[]string `json:"messageTypes"`
+}
+
+// ChannelCapabilities defines model for Channel.Capabilities.
+type ChannelCapabilities string
+
+// ChannelList defines model for ChannelList.
+type ChannelList struct {
+	Channels *[]Channel `json:"channels"`
 }
 
 // ComponentStatus defines model for ComponentStatus.
@@ -1097,6 +1218,9 @@ type Message struct {
 	// Error Why the last attempt failed.
 	Error *string `json:"error,omitempty"`
 
+	// ErrorType The failure's problem type, the same URN the API answers errors with (urn:28web:problem:invalid, not-found, not-supported, not-connected, unavailable); set once the message failed.
+	ErrorType *MessageErrorType `json:"errorType,omitempty"`
+
 	// Id Example: 3EB0C431C26A1916E07E
 	Id        string     `json:"id"`
 	ReadAt    *time.Time `json:"readAt,omitempty"`
@@ -1114,6 +1238,9 @@ type Message struct {
 
 // MessageDirection defines model for Message.Direction.
 type MessageDirection string
+
+// MessageErrorType The failure's problem type, the same URN the API answers errors with (urn:28web:problem:invalid, not-found, not-supported, not-connected, unavailable); set once the message failed.
+type MessageErrorType string
 
 // MessageStatus defines model for Message.Status.
 type MessageStatus string
@@ -1164,9 +1291,15 @@ type MessageEvent struct {
 type MessageFailedEvent struct {
 	Attempts int64  `json:"attempts"`
 	Error    string `json:"error"`
-	Id       string `json:"id"`
-	To       string `json:"to"`
+
+	// ErrorType The failure's problem type, the same URN the API answers errors with.
+	ErrorType MessageFailedEventErrorType `json:"errorType"`
+	Id        string                      `json:"id"`
+	To        string                      `json:"to"`
 }
+
+// MessageFailedEventErrorType The failure's problem type, the same URN the API answers errors with.
+type MessageFailedEventErrorType string
 
 // MessagePage defines model for MessagePage.
 type MessagePage struct {
@@ -1680,6 +1813,13 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ListChannels List channels
+	//
+	// The channels this gateway runs, with their limits, the message types they send and their capabilities.
+	//
+	// Corresponds with GET /api/v1/channels (the `ListChannels` operationId).
+	ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListSessions List sessions
 	//
 	// Every session with its current status.
@@ -2030,6 +2170,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListChannels List channels
+//
+// The channels this gateway runs, with their limits, the message types they send and their capabilities.
+//
+// Corresponds with GET /api/v1/channels (the `ListChannels` operationId).
+func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListChannelsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListSessions List sessions
@@ -2831,6 +2988,33 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListChannelsRequest constructs an http.Request for the ListChannels method
+func NewListChannelsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/channels")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewListSessionsRequest constructs an http.Request for the ListSessions method
@@ -4481,6 +4665,15 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListChannelsWithResponse List channels
+	//
+	// The channels this gateway runs, with their limits, the message types they send and their capabilities.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/channels (the `ListChannels` operationId).
+	ListChannelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error)
+
 	// ListSessionsWithResponse List sessions
 	//
 	// Every session with its current status.
@@ -4885,6 +5078,92 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+}
+
+// ListChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListChannels
+type ListChannelsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type ListChannelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChannelList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListChannelsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListChannelsResponse) GetJSON200() *ChannelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListChannelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListChannelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListChannelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListChannelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListSessionsResponse429Headers the declared response headers of an HTTP 429 response for ListSessions
@@ -8650,6 +8929,21 @@ func (r GetMetricsResponse) ContentType() string {
 	return ""
 }
 
+// ListChannelsWithResponse List channels
+//
+// The channels this gateway runs, with their limits, the message types they send and their capabilities.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/channels (the `ListChannels` operationId).
+func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error) {
+	rsp, err := c.ListChannels(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListChannelsResponse(rsp)
+}
+
 // ListSessionsWithResponse List sessions
 //
 // Every session with its current status.
@@ -9323,6 +9617,101 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseGetMetricsResponse(rsp)
+}
+
+// ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
+func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListChannelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChannelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListChannelsResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListSessionsResponse parses an HTTP response from a ListSessionsWithResponse call

@@ -55,6 +55,7 @@ func Register(api huma.API, d Deps) {
 	h.registerMessages(api)
 	h.registerContacts(api)
 	h.registerHealth(api)
+	h.registerChannels(api)
 	Describe(api.OpenAPI())
 }
 
@@ -64,6 +65,7 @@ const (
 	tagMessages = "Messages"
 	tagContacts = "Contacts"
 	tagHealth   = "Health"
+	tagChannels = "Channels"
 )
 
 // op is an operation of the core API. Every one may answer 503: the channel (a remote gateway,

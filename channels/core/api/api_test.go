@@ -494,3 +494,28 @@ func TestMessageTypesTheChannelLacksAre422AtAccept(t *testing.T) {
 	r = g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": peer, "type": "text", "text": "fine"})
 	require.Equal(t, 202, r.status, string(r.body))
 }
+
+// GET /channels tells clients what the channel accepts before they send: the full channel
+// lists every capability, the minimal one none.
+func TestChannelsListWhatEachAccepts(t *testing.T) {
+	full := newGateway(t, false).do("GET", "/api/v1/channels", nil).json(t)["channels"].([]any)
+	require.Len(t, full, 1)
+	c := full[0].(map[string]any)
+	require.Equal(t, "fake", c["channel"])
+	require.ElementsMatch(t, []any{"qr_login", "pairing_code", "edit", "revoke", "mark_read", "presence", "media_download"}, c["capabilities"])
+	require.Contains(t, c["messageTypes"], "location")
+
+	minimal := newGateway(t, true).do("GET", "/api/v1/channels", nil).json(t)["channels"].([]any)[0].(map[string]any)
+	require.Equal(t, []any{"text"}, minimal["messageTypes"])
+	require.Empty(t, minimal["capabilities"])
+}
+
+// A failed message says why by problem type, as an immediate error would.
+func TestFailedMessagesCarryTheirProblemType(t *testing.T) {
+	g := newGateway(t, false)
+	g.connected("s1")
+	r := g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": fakechannel.UnknownRecipient, "type": "text", "text": "x"})
+	require.Equal(t, 202, r.status, string(r.body))
+	m := g.waitMessage("s1", r.json(t)["id"].(string), core.MessageStatusFailed)
+	require.Equal(t, core.ProblemInvalid, m["errorType"])
+}

@@ -24,6 +24,7 @@ func Describe(doc *huma.OpenAPI) {
 		{Name: tagMessages, Description: "Send through the durable queue, list and track messages, edit, revoke, react, mark read."},
 		{Name: tagContacts, Description: "A session's contacts, cached and synced on demand."},
 		{Name: tagHealth, Description: "Liveness, component, session, system and pipeline health."},
+		{Name: tagChannels, Description: "The channels this gateway runs: limits, message types, capabilities."},
 		{Name: "Webhooks", Description: "Signed, retried, logged and replayable event delivery: endpoints, the delivery log, and the events POSTed to them."},
 	}
 }

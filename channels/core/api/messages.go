@@ -196,6 +196,7 @@ type Message struct {
 	Type        core.MessageType   `json:"type"`
 	Body        string             `json:"body,omitempty"`
 	Error       string             `json:"error,omitempty" doc:"Why the last attempt failed."`
+	ErrorType   string             `json:"errorType,omitempty" doc:"The failure's problem type, the same URN the API answers errors with (urn:28web:problem:invalid, not-found, not-supported, not-connected, unavailable); set once the message failed." enum:"urn:28web:problem:not-found,urn:28web:problem:conflict,urn:28web:problem:not-connected,urn:28web:problem:invalid,urn:28web:problem:unavailable,urn:28web:problem:not-supported"`
 	Attempts    int                `json:"attempts"`
 	SendAt      *time.Time         `json:"sendAt,omitempty"`
 	SentAt      *time.Time         `json:"sentAt,omitempty"`
@@ -209,7 +210,7 @@ type Message struct {
 
 func messageView(m store.Message) Message {
 	return Message{ID: m.ID, SessionID: m.SessionID, ChatID: m.ChatID, Sender: m.Sender, Direction: m.Direction, Status: m.Status,
-		Type: m.Type, Body: m.Body, Error: m.Error, Attempts: m.Attempts, SendAt: m.SendAt, SentAt: m.SentAt,
+		Type: m.Type, Body: m.Body, Error: m.Error, ErrorType: m.ErrorType, Attempts: m.Attempts, SendAt: m.SendAt, SentAt: m.SentAt,
 		DeliveredAt: m.DeliveredAt, ReadAt: m.ReadAt, EditedAt: m.EditedAt, RevokedAt: m.RevokedAt, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 }
 
@@ -326,6 +327,10 @@ func (h *Handlers) registerMessages(api huma.API) {
 
 func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutput, error) {
 	info := h.Provider.Info()
+	if len(info.MessageTypes) == 0 {
+		// A remote channel knows its limits once it reached its gateway.
+		return nil, fmt.Errorf("channel %s has not reported what it can send yet: %w", info.Channel, core.ErrUnavailable)
+	}
 	if !slices.Contains(info.MessageTypes, in.Body.Type) {
 		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.type", Value: in.Body.Type,
 			Message: fmt.Sprintf("channel %s cannot send %s messages", info.Channel, in.Body.Type)})

@@ -299,7 +299,7 @@ func (h *Handlers) sessionState(ctx context.Context, id core.SessionID) (bool, c
 // event ids derive from the message, so reporting one twice is deduplicated downstream.
 func (h *Handlers) reportFailed(ctx context.Context, session core.SessionID, msgs []store.Message) error {
 	for _, m := range msgs {
-		ev := core.NewEvent(session, &core.MessageFailedEvent{ID: m.ID, To: string(m.ChatID), Error: core.ErrorSessionDeleted, Attempts: m.Attempts})
+		ev := core.NewEvent(session, &core.MessageFailedEvent{ID: m.ID, To: string(m.ChatID), Error: core.ErrorSessionDeleted, ErrorType: core.ProblemNotFound, Attempts: m.Attempts})
 		ev.ID = core.DerivedEventID(session, core.EventMessageFailed, string(m.ID)+"\x00"+core.ErrorSessionDeleted)
 		if err := h.Sink.Publish(ctx, ev); err != nil {
 			return fmt.Errorf("report message %s failed: %w", m.ID, err)

@@ -469,10 +469,10 @@ func (p *Pipeline) fail(ctx context.Context, row store.Message, cause error) {
 	p.metrics.countFailed()
 	attrs := []any{slog.String(log.SessionKey, string(row.SessionID)), slog.String("messageId", string(row.ID)), log.ErrorAttr(cause)}
 	p.logger.Warn("message failed", attrs...)
-	if err := p.store.MarkFailed(ctx, row.SessionID, row.ID, cause.Error()); err != nil {
+	if err := p.store.MarkFailed(ctx, row.SessionID, row.ID, cause.Error(), core.ProblemTypeOf(cause)); err != nil {
 		p.logger.Error("record failed message", append(attrs, slog.String("storeError", err.Error()))...)
 	}
-	ev := core.NewEvent(row.SessionID, &core.MessageFailedEvent{ID: row.ID, To: string(row.ChatID), Error: cause.Error(), Attempts: row.Attempts})
+	ev := core.NewEvent(row.SessionID, &core.MessageFailedEvent{ID: row.ID, To: string(row.ChatID), Error: cause.Error(), ErrorType: core.ProblemTypeOf(cause), Attempts: row.Attempts})
 	if err := p.sink.Publish(ctx, ev); err != nil {
 		p.logger.Error("publish message_failed", append(attrs, slog.String("publishError", err.Error()))...)
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +33,7 @@ type Provider struct {
 	logger  *slog.Logger
 
 	mu     sync.Mutex
+	info   core.ChannelInfo // the gateway's own, once Start read it
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -56,12 +56,43 @@ func New(api *client.ClientWithResponses, channel core.Channel, events message.S
 	if channel == "" {
 		channel = DefaultChannel
 	}
-	return &Provider{channel: channel, api: api, events: events, sink: sink, logger: logger}
+	return &Provider{channel: channel, api: api, events: events, sink: sink, logger: logger,
+		info: core.ChannelInfo{Channel: channel}}
 }
 
-// Info implements core.Provider.
+// Info implements core.Provider: the limits and message types the gateway reported for the
+// channel when Start reached it. Before that it names the channel with no types and no limits
+// (nothing is accepted yet: the gateway decides).
 func (p *Provider) Info() core.ChannelInfo {
-	return core.ChannelInfo{Channel: p.channel, MaxTextLength: 65536, MaxMediaBytes: 16 << 20, MessageTypes: core.OutgoingMessageTypes}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.info
+}
+
+// readInfo asks the gateway for its channel's limits and message types.
+func (p *Provider) readInfo(ctx context.Context) error {
+	res, err := p.api.ListChannelsWithResponse(ctx)
+	if err := check("list channels", err, res, http.StatusOK); err != nil {
+		return err
+	}
+	if res.JSON200.Channels != nil {
+		for _, c := range *res.JSON200.Channels {
+			if core.Channel(c.Channel) != p.channel {
+				continue
+			}
+			info := core.ChannelInfo{Channel: p.channel, MaxTextLength: int(c.MaxTextLength), MaxMediaBytes: c.MaxMediaBytes}
+			if c.MessageTypes != nil {
+				for _, t := range *c.MessageTypes {
+					info.MessageTypes = append(info.MessageTypes, core.MessageType(t))
+				}
+			}
+			p.mu.Lock()
+			p.info = info
+			p.mu.Unlock()
+			return nil
+		}
+	}
+	return fmt.Errorf("gateway runs no channel %q: %w", p.channel, core.ErrNotFound)
 }
 
 // Start checks that the gateway answers, starts forwarding its events and then reports every
@@ -74,6 +105,9 @@ func (p *Provider) Start(ctx context.Context) error {
 	}
 	if res.StatusCode() != http.StatusOK {
 		return fmt.Errorf("gateway health: status %d", res.StatusCode())
+	}
+	if err := p.readInfo(ctx); err != nil {
+		return err
 	}
 	if p.events == nil {
 		return nil
@@ -245,7 +279,11 @@ func (p *Provider) awaitSent(ctx context.Context, session core.SessionID, msgID 
 		m := res.JSON200
 		switch m.Status {
 		case client.MessageStatusFailed:
-			return core.SendResult{}, fmt.Errorf("message %s: %s: %w", msgID, deref(m.Error), failureKind(deref(m.Error)))
+			var problemType string
+			if m.ErrorType != nil {
+				problemType = string(*m.ErrorType)
+			}
+			return core.SendResult{}, fmt.Errorf("message %s: %s: %w", msgID, deref(m.Error), core.SentinelOfProblemType(problemType))
 		case client.MessageStatusQueued:
 		default:
 			ts := m.CreatedAt
@@ -263,16 +301,6 @@ func (p *Provider) awaitSent(ctx context.Context, session core.SessionID, msgID 
 		}
 		wait = min(wait*2, 200*time.Millisecond)
 	}
-}
-
-// failureKind recovers the sentinel of a failure the gateway recorded as text.
-func failureKind(reason string) error {
-	for _, sentinel := range []error{core.ErrInvalid, core.ErrNotFound, core.ErrNotSupported, core.ErrNotConnected} {
-		if strings.Contains(reason, sentinel.Error()) {
-			return sentinel
-		}
-	}
-	return core.ErrUnavailable
 }
 
 // Contacts implements core.Provider.

@@ -96,3 +96,12 @@ func TestConformance(t *testing.T) {
 		MediaDownload: true, Restore: true, Timeout: 10 * time.Second,
 	}, newGatewayEnv)
 }
+
+// The remote channel reports the gateway's limits and message types, read when it starts.
+func TestInfoIsTheGateways(t *testing.T) {
+	env := newGatewayEnv(t).(*gatewayEnv)
+	p := env.NewProvider(t, core.EventSinkFunc(func(context.Context, core.Event) error { return nil }))
+	require.Empty(t, p.Info().MessageTypes, "before Start the remote channel knows nothing of the gateway")
+	require.NoError(t, p.Start(t.Context()))
+	require.Equal(t, env.fake.Info(), p.Info())
+}

@@ -32,6 +32,7 @@ type Message struct {
 	IdempotencyKey string             `bun:"idempotency_key,nullzero"`
 	RequestHash    string             `bun:"request_hash,nullzero"`
 	Error          string             `bun:"error,nullzero"`
+	ErrorType      string             `bun:"error_type,nullzero"`
 	Attempts       int                `bun:"attempts,notnull"`
 	SendAt         *time.Time         `bun:"send_at"`
 	NextAttemptAt  *time.Time         `bun:"next_attempt_at"`
@@ -190,10 +191,11 @@ func (s *Store) MarkSent(ctx context.Context, session core.SessionID, id core.Me
 	return nil
 }
 
-// MarkFailed ends a message that could not be sent, unless it was sent meanwhile.
-func (s *Store) MarkFailed(ctx context.Context, session core.SessionID, id core.MessageID, reason string) error {
+// MarkFailed ends a message that could not be sent, unless it was sent meanwhile. reason is
+// the error's text, problemType its core.Problem* type.
+func (s *Store) MarkFailed(ctx context.Context, session core.SessionID, id core.MessageID, reason, problemType string) error {
 	if _, err := s.db.NewUpdate().Model((*Message)(nil)).
-		Set("status = ?", core.MessageStatusFailed).Set("error = ?", reason).Set("updated_at = ?", now()).
+		Set("status = ?", core.MessageStatusFailed).Set("error = ?", reason).Set("error_type = ?", problemType).Set("updated_at = ?", now()).
 		Where("session_id = ? AND id = ? AND status = ?", session, id, core.MessageStatusQueued).Exec(ctx); err != nil {
 		return fmt.Errorf("mark %s failed: %w", id, err)
 	}

@@ -94,7 +94,8 @@ func (s *Store) DeleteSession(ctx context.Context, id core.SessionID) error {
 	return nil
 }
 
-// FailQueued ends every accepted, unsent outbound message of a session as failed with reason,
+// FailQueued ends every accepted, unsent outbound message of a session as failed with reason
+// (and problem type core.ProblemNotFound: the session is going away),
 // and returns every message of the session failed with that reason, including those an earlier,
 // interrupted call failed: their failure can then be reported (again; reports are idempotent).
 func (s *Store) FailQueued(ctx context.Context, id core.SessionID, reason string) ([]Message, error) {
@@ -109,7 +110,8 @@ func (s *Store) FailQueued(ctx context.Context, id core.SessionID, reason string
 
 func (s *Store) failQueued(ctx context.Context, id core.SessionID, reason string) ([]Message, error) {
 	if _, err := s.db.NewUpdate().Model((*Message)(nil)).
-		Set("status = ?", core.MessageStatusFailed).Set("error = ?", reason).Set("updated_at = ?", now()).
+		Set("status = ?", core.MessageStatusFailed).Set("error = ?", reason).Set("error_type = ?", core.ProblemNotFound).
+		Set("updated_at = ?", now()).
 		Where("session_id = ? AND direction = ? AND status = ?", id, core.DirectionOut, core.MessageStatusQueued).Exec(ctx); err != nil {
 		return nil, fmt.Errorf("fail queued messages of %s: %w", id, err)
 	}

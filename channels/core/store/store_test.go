@@ -125,7 +125,7 @@ func TestLifecycleMovesForwardOnly(t *testing.T) {
 
 		_, _, err = s.AcceptOutbound(ctx, outbound("M2", "doomed"), nil)
 		require.NoError(t, err)
-		require.NoError(t, s.MarkFailed(ctx, "s1", "M2", "not on WhatsApp"))
+		require.NoError(t, s.MarkFailed(ctx, "s1", "M2", "not on WhatsApp", core.ProblemInvalid))
 		m, err = s.Message(ctx, "s1", "M2")
 		require.NoError(t, err)
 		require.Equal(t, core.MessageStatusFailed, m.Status)

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/v1/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List channels
+         * @description The channels this gateway runs, with their limits, the message types they send and their capabilities.
+         */
+        get: operations["listChannels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -890,6 +910,30 @@ export interface components {
             battery: number;
             plugged: boolean;
         };
+        Channel: {
+            /** @description What the channel can do beyond sending. */
+            capabilities: ("qr_login" | "pairing_code" | "edit" | "revoke" | "mark_read" | "presence" | "media_download")[] | null;
+            /**
+             * @description The channel's name, as sessions name it.
+             * @example whatsapp
+             */
+            channel: string;
+            /**
+             * Format: int64
+             * @description The largest attachment the channel accepts, in bytes.
+             */
+            maxMediaBytes: number;
+            /**
+             * Format: int64
+             * @description The longest text body the channel accepts, in characters.
+             */
+            maxTextLength: number;
+            /** @description The message types sendMessage accepts on this channel; others are refused with 422. */
+            messageTypes: string[] | null;
+        };
+        ChannelList: {
+            channels: components["schemas"]["Channel"][] | null;
+        };
         ComponentStatus: {
             /** @description Why the component is degraded. */
             error?: string;
@@ -1291,6 +1335,11 @@ export interface components {
             editedAt?: string;
             /** @description Why the last attempt failed. */
             error?: string;
+            /**
+             * @description The failure's problem type, the same URN the API answers errors with (urn:28web:problem:invalid, not-found, not-supported, not-connected, unavailable); set once the message failed.
+             * @enum {string}
+             */
+            errorType?: "urn:28web:problem:not-found" | "urn:28web:problem:conflict" | "urn:28web:problem:not-connected" | "urn:28web:problem:invalid" | "urn:28web:problem:unavailable" | "urn:28web:problem:not-supported";
             /** @example 3EB0C431C26A1916E07E */
             id: string;
             /** Format: date-time */
@@ -1353,6 +1402,11 @@ export interface components {
             /** Format: int64 */
             attempts: number;
             error: string;
+            /**
+             * @description The failure's problem type, the same URN the API answers errors with.
+             * @enum {string}
+             */
+            errorType: "urn:28web:problem:not-found" | "urn:28web:problem:conflict" | "urn:28web:problem:not-connected" | "urn:28web:problem:invalid" | "urn:28web:problem:unavailable" | "urn:28web:problem:not-supported";
             id: string;
             to: string;
         };
@@ -1677,6 +1731,79 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listChannels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     listSessions: {
         parameters: {
             query?: never;
