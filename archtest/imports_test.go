@@ -31,3 +31,20 @@ func TestBinariesDoNotLinkTheSimulator(t *testing.T) {
 		}
 	}
 }
+
+// The platform is channel-agnostic: no platform package imports a channel (the composed
+// configuration lives with the binaries, in cmd/internal/config).
+func TestPlatformImportsNoChannel(t *testing.T) {
+	for _, d := range deps(t, "./platform/...") {
+		require.Falsef(t, strings.HasPrefix(d, module+"/channels/"), "the platform links %s", d)
+		require.Falsef(t, strings.HasPrefix(d, module+"/cmd/"), "the platform links %s", d)
+	}
+}
+
+// The core links no whatsmeow or libsignal package: a channel brings its own network.
+func TestCoreLinksNoWhatsmeow(t *testing.T) {
+	for _, d := range deps(t, "./channels/core/...") {
+		require.Falsef(t, strings.HasPrefix(d, "go.mau.fi/"), "the core links %s", d)
+		require.Falsef(t, strings.HasPrefix(d, module+"/channels/whatsapp"), "the core links %s", d)
+	}
+}

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/28web/hub/channels/core/channeltest"
+	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/openapi/client"
-	"github.com/28web/hub/platform/config"
 )
 
 // scrape reads /metrics of g.

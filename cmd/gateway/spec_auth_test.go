@@ -17,7 +17,7 @@ import (
 
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/cmd/internal/app"
-	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
 )

@@ -15,7 +15,7 @@ import (
 
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/cmd/internal/app"
-	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/cmd/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; otherwise the module version.

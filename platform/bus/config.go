@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Config selects and tunes the message bus. The lead's platform/config maps REDIS_URL to
+// Config selects and tunes the message bus. cmd/internal/config maps REDIS_URL to
 // RedisURL and composes this struct under the key "bus".
 type Config struct {
 	// RedisURL selects Redis Streams (redis:// or rediss://). Optional: empty selects the

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Config selects and tunes the database. The lead's platform/config maps DATABASE_URL to URL and
+// Config selects and tunes the database. cmd/internal/config maps DATABASE_URL to URL and
 // composes this struct under the key "db".
 type Config struct {
 	// URL is a PostgreSQL connection URL (postgres:// or postgresql://). Optional: empty selects

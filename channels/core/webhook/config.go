@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Config tunes webhook delivery. The lead's platform/config composes it under the key "webhook"
+// Config tunes webhook delivery. cmd/internal/config composes it under the key "webhook"
 // (APP_WEBHOOK_URL → url, WEBHOOK_TIMEOUT → timeout, ms) and copies the gateway's API key into
 // APIKey.
 type Config struct {

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/28web/hub/channels/whatsapp"
-	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/platform/log"
 )
 

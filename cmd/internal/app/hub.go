@@ -9,9 +9,9 @@ import (
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/remote"
 	"github.com/28web/hub/channels/whatsapp"
+	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/openapi/client"
 	"github.com/28web/hub/platform/bus"
-	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/health"
 	"github.com/28web/hub/platform/httpserver"
 )

@@ -19,8 +19,8 @@ import (
 
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsapp/wasim/simclient"
+	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/platform/bus"
-	"github.com/28web/hub/platform/config"
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"

@@ -13,7 +13,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/28web/hub/platform/config"
+	"github.com/28web/hub/cmd/internal/config"
 )
 
 func load(t *testing.T, file string, environ ...string) (*config.Config, error) {
@@ -170,7 +170,7 @@ func TestBadFile(t *testing.T) {
 }
 
 func TestExampleFileIsValidAndComplete(t *testing.T) {
-	path := filepath.Join("..", "..", "config.example.yaml")
+	path := filepath.Join("..", "..", "..", "config.example.yaml")
 	cfg, err := load(t, path)
 	require.NoError(t, err, "config.example.yaml must load")
 	require.Equal(t, 3001, cfg.HTTP.Port)
