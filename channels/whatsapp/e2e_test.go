@@ -709,21 +709,27 @@ func (s *ackFailingSink) Publish(ctx context.Context, e core.Event) error {
 	return s.Recorder.Publish(ctx, e)
 }
 
+// startAckFailing pairs a session of a provider whose sink now refuses message_ack.
+func startAckFailing(t *testing.T) (*simEnv, *whatsapp.Provider, core.SessionID, *ackFailingSink) {
+	t.Helper()
+	env := newSimEnv(t)
+	sink := &ackFailingSink{Recorder: channeltest.NewRecorder()}
+	p := env.build(t, sink)
+	require.NoError(t, p.Start(t.Context()))
+	id := core.SessionID("acks")
+	_, err := p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
+	require.NoError(t, err)
+	env.pairPhone(t, p, id, env.newPhone(t))
+	waitStatus(t, sink.Recorder, id, core.StatusConnected)
+	sink.failing.Store(true)
+	return env, p, id, sink
+}
+
 // A receipt whose message_ack cannot be published is retried until it is durable; and if the
 // process dies meanwhile, the receipt was not acknowledged to WhatsApp, which delivers it again.
 func TestReceiptsAreDurableLikeMessages(t *testing.T) {
 	t.Run("the sink recovers", func(t *testing.T) {
-		env := newSimEnv(t)
-		sink := &ackFailingSink{Recorder: channeltest.NewRecorder()}
-		p := env.build(t, sink)
-		require.NoError(t, p.Start(t.Context()))
-		id := core.SessionID("acks")
-		_, err := p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
-		require.NoError(t, err)
-		env.pairPhone(t, p, id, env.newPhone(t))
-		waitStatus(t, sink.Recorder, id, core.StatusConnected)
-
-		sink.failing.Store(true)
+		env, p, id, sink := startAckFailing(t)
 		peer := env.newPhone(t)
 		res, err := p.SendMessage(t.Context(), id, core.OutgoingMessage{To: "+" + peer.Number(), Type: core.MessageText, Text: "ack me later"})
 		require.NoError(t, err)
@@ -734,17 +740,7 @@ func TestReceiptsAreDurableLikeMessages(t *testing.T) {
 		}))
 	})
 	t.Run("the process dies first", func(t *testing.T) {
-		env := newSimEnv(t)
-		sink := &ackFailingSink{Recorder: channeltest.NewRecorder()}
-		p := env.build(t, sink)
-		require.NoError(t, p.Start(t.Context()))
-		id := core.SessionID("acks")
-		_, err := p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
-		require.NoError(t, err)
-		env.pairPhone(t, p, id, env.newPhone(t))
-		waitStatus(t, sink.Recorder, id, core.StatusConnected)
-
-		sink.failing.Store(true)
+		env, p, id, sink := startAckFailing(t)
 		peer := env.newPhone(t)
 		res, err := p.SendMessage(t.Context(), id, core.OutgoingMessage{To: "+" + peer.Number(), Type: core.MessageText, Text: "ack me after restart"})
 		require.NoError(t, err)
