@@ -19,19 +19,19 @@ import (
 
 // Defines values for ChannelCapabilities.
 const (
-	ChannelCapabilitiesEdit          ChannelCapabilities = "edit"
+	ChannelCapabilitiesEditMessage   ChannelCapabilities = "edit_message"
 	ChannelCapabilitiesMarkRead      ChannelCapabilities = "mark_read"
 	ChannelCapabilitiesMediaDownload ChannelCapabilities = "media_download"
 	ChannelCapabilitiesPairingCode   ChannelCapabilities = "pairing_code"
 	ChannelCapabilitiesPresence      ChannelCapabilities = "presence"
 	ChannelCapabilitiesQrLogin       ChannelCapabilities = "qr_login"
-	ChannelCapabilitiesRevoke        ChannelCapabilities = "revoke"
+	ChannelCapabilitiesRevokeMessage ChannelCapabilities = "revoke_message"
 )
 
 // Valid indicates whether the value is a known member of the ChannelCapabilities enum.
 func (e ChannelCapabilities) Valid() bool {
 	switch e {
-	case ChannelCapabilitiesEdit:
+	case ChannelCapabilitiesEditMessage:
 		return true
 	case ChannelCapabilitiesMarkRead:
 		return true
@@ -43,7 +43,7 @@ func (e ChannelCapabilities) Valid() bool {
 		return true
 	case ChannelCapabilitiesQrLogin:
 		return true
-	case ChannelCapabilitiesRevoke:
+	case ChannelCapabilitiesRevokeMessage:
 		return true
 	default:
 		return false

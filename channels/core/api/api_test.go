@@ -502,7 +502,7 @@ func TestChannelsListWhatEachAccepts(t *testing.T) {
 	require.Len(t, full, 1)
 	c := full[0].(map[string]any)
 	require.Equal(t, "fake", c["channel"])
-	require.ElementsMatch(t, []any{"qr_login", "pairing_code", "edit", "revoke", "mark_read", "presence", "media_download"}, c["capabilities"])
+	require.ElementsMatch(t, []any{"qr_login", "pairing_code", "edit_message", "revoke_message", "mark_read", "presence", "media_download"}, c["capabilities"])
 	require.Contains(t, c["messageTypes"], "location")
 
 	minimal := newGateway(t, true).do("GET", "/api/v1/channels", nil).json(t)["channels"].([]any)[0].(map[string]any)

@@ -10,26 +10,16 @@ import (
 	"github.com/28web/hub/platform/httpserver"
 )
 
-// Capability names what a channel can do beyond sending; clients check them before offering
-// an action (pairing by code, editing) rather than learning from a 501.
-type Capability string
+// capabilityNames is the capabilities' enum: the names core.Capabilities reports.
+var capabilityNames = []any{core.CapabilityQRLogin, core.CapabilityPairingCode, core.CapabilityEdit,
+	core.CapabilityRevoke, core.CapabilityMarkRead, core.CapabilityPresence, core.CapabilityMedia}
 
-const (
-	CapabilityQRLogin       Capability = "qr_login"
-	CapabilityPairingCode   Capability = "pairing_code"
-	CapabilityEdit          Capability = "edit"
-	CapabilityRevoke        Capability = "revoke"
-	CapabilityMarkRead      Capability = "mark_read"
-	CapabilityPresence      Capability = "presence"
-	CapabilityMediaDownload Capability = "media_download"
-)
+// Capability is the name of an optional operation of a channel.
+type Capability string
 
 // Schema lists the capabilities as an enum.
 func (Capability) Schema(huma.Registry) *huma.Schema {
-	return &huma.Schema{Type: huma.TypeString, Enum: []any{
-		string(CapabilityQRLogin), string(CapabilityPairingCode), string(CapabilityEdit), string(CapabilityRevoke),
-		string(CapabilityMarkRead), string(CapabilityPresence), string(CapabilityMediaDownload),
-	}}
+	return &huma.Schema{Type: huma.TypeString, Enum: capabilityNames}
 }
 
 // Channel is what a channel of this gateway accepts: the limits an accepted message is checked
@@ -67,26 +57,8 @@ func channelOf(p core.Provider) Channel {
 	info := p.Info()
 	c := Channel{Channel: info.Channel, MaxTextLength: info.MaxTextLength, MaxMediaBytes: info.MaxMediaBytes,
 		MessageTypes: append([]core.MessageType{}, info.MessageTypes...), Capabilities: []Capability{}}
-	for _, capability := range []struct {
-		name Capability
-		has  bool
-	}{
-		{CapabilityQRLogin, is[core.QRLogin](p)},
-		{CapabilityPairingCode, is[core.PairingCodeLogin](p)},
-		{CapabilityEdit, is[core.MessageEditor](p)},
-		{CapabilityRevoke, is[core.MessageRevoker](p)},
-		{CapabilityMarkRead, is[core.ReadMarker](p)},
-		{CapabilityPresence, is[core.PresenceSender](p)},
-		{CapabilityMediaDownload, is[core.MediaDownloader](p)},
-	} {
-		if capability.has {
-			c.Capabilities = append(c.Capabilities, capability.name)
-		}
+	for _, name := range core.Capabilities(p) {
+		c.Capabilities = append(c.Capabilities, Capability(name))
 	}
 	return c
-}
-
-func is[T any](p core.Provider) bool {
-	_, ok := p.(T)
-	return ok
 }

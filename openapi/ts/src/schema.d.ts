@@ -912,7 +912,7 @@ export interface components {
         };
         Channel: {
             /** @description What the channel can do beyond sending. */
-            capabilities: ("qr_login" | "pairing_code" | "edit" | "revoke" | "mark_read" | "presence" | "media_download")[] | null;
+            capabilities: ("qr_login" | "pairing_code" | "edit_message" | "revoke_message" | "mark_read" | "presence" | "media_download")[] | null;
             /**
              * @description The channel's name, as sessions name it.
              * @example whatsapp
