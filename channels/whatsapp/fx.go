@@ -13,14 +13,14 @@ import (
 	"github.com/28web/hub/platform/db"
 )
 
-// Module provides *Provider (also as core.Provider) on the gateway's database, started and
+// Module provides *Provider (also as a core.Provider in the core.ChannelsGroup) on the gateway's database, started and
 // stopped with the app. It expects Config, *db.DB, core.EventSink and *slog.Logger in the graph;
 // MessageBodies and []Option are optional (tagged `optional:"true"`). Migrations of
 // migrations.Whatsapp are the caller's, as for every module.
 var Module = fx.Module("whatsapp",
 	fx.Provide(
 		NewFx,
-		func(p *Provider) core.Provider { return p },
+		fx.Annotate(func(p *Provider) core.Provider { return p }, fx.ResultTags(core.ChannelsGroup)),
 	),
 )
 

@@ -18,17 +18,26 @@ import (
 
 func TestModuleWiring(t *testing.T) {
 	d := dbtest.SQLite(t, migrations.Whatsapp)
-	var prov core.Provider
+	var prov struct {
+		fx.In
+		Channels []core.Provider `group:"channels"`
+	}
 	app := fxtest.New(t,
 		fx.Supply(whatsapp.Config{}, d, slog.New(slog.DiscardHandler)),
 		fx.Provide(func() core.EventSink { return channeltest.NewRecorder() }),
 		whatsapp.Module,
-		fx.Populate(&prov),
+		fx.Invoke(func(p struct {
+			fx.In
+			Channels []core.Provider `group:"channels"`
+		}) {
+			prov.Channels = p.Channels
+		}),
 		fx.NopLogger,
 	)
 	app.RequireStart()
-	require.Equal(t, whatsapp.Channel, prov.Info().Channel)
-	all, err := prov.Sessions(t.Context())
+	require.Len(t, prov.Channels, 1)
+	require.Equal(t, whatsapp.Channel, prov.Channels[0].Info().Channel)
+	all, err := prov.Channels[0].Sessions(t.Context())
 	require.NoError(t, err)
 	require.Empty(t, all)
 	app.RequireStop()

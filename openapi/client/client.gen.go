@@ -869,6 +869,11 @@ type ContactList struct {
 
 // CreateSessionRequest defines model for CreateSessionRequest.
 type CreateSessionRequest struct {
+	// Channel The channel the session runs on, one of those GET /channels lists; default whatsapp (the gateway's default channel).
+	//
+	// Example: whatsapp
+	Channel *string `json:"channel,omitempty"`
+
 	// Id Session id: letters, digits, '-' and '_'.
 	//
 	// Example: support-1

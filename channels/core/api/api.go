@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -26,7 +27,8 @@ const Prefix = "/api/v1"
 type Deps struct {
 	fx.In
 
-	Provider core.Provider
+	// Channels routes each session's operations to its channel's provider.
+	Channels *core.Channels
 	Store    *store.Store
 	Pipeline *pipeline.Pipeline
 	Errors   *httpserver.ErrorMapper
@@ -38,6 +40,17 @@ type Deps struct {
 	Sink core.EventSink
 	// Webhooks, when present, takes the webhook endpoints given at session creation.
 	Webhooks *webhook.Service `optional:"true"`
+}
+
+// capability returns the provider of a session's channel as the capability T, or a
+// *core.NotSupportedError naming it.
+func capability[T any](ctx context.Context, channels *core.Channels, session core.SessionID, name string) (T, error) {
+	p, err := channels.For(ctx, session)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return core.As[T](p, name)
 }
 
 // Handlers holds the operations' dependencies.

@@ -40,8 +40,10 @@ type gateway struct {
 	t    testing.TB
 	base string
 	net  *fakechannel.Network
-	prov *fakechannel.Provider
-	st   *store.Store
+	// prov is the fake behind the default channel (fake, or fake-minimal for a minimal gateway);
+	// other is the fake behind the other one.
+	prov, other *fakechannel.Provider
+	st          *store.Store
 	// rec records every event published, besides the bus.
 	rec *channeltest.Recorder
 	// files serves media URLs on loopback: /a.pdf (a small PDF), /big (over the test limit),
@@ -76,14 +78,17 @@ func newGatewayFetching(t testing.TB, minimal bool, fetcher *media.Fetcher) *gat
 	rec := channeltest.NewRecorder()
 	sink := teeSink{EventSink: eventbus.NewSink(b.Publisher()), rec: rec}
 	net := fakechannel.NewNetwork()
-	prov := fakechannel.New(net, sink)
-	require.NoError(t, prov.Start(t.Context()))
-	var provider core.Provider = prov
-	if minimal {
-		provider = fakechannel.Minimal(prov)
-	}
+	full, small := fakechannel.New(net, sink), fakechannel.New(net, sink)
+	require.NoError(t, full.Start(t.Context()))
+	require.NoError(t, small.Start(t.Context()))
 	st := store.New(d.Bun())
-	pipe, err := pipeline.New(pipeline.Config{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, st, provider, b, sink, log.Discard(), nil)
+	prov, other, def := full, small, fakechannel.Channel
+	if minimal {
+		prov, other, def = small, full, fakechannel.MinimalChannel
+	}
+	channels, err := core.NewChannels(st, def, full, fakechannel.Minimal(small))
+	require.NoError(t, err)
+	pipe, err := pipeline.New(pipeline.Config{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, st, channels, b, sink, log.Discard(), nil)
 	require.NoError(t, err)
 	require.NoError(t, pipe.Start(t.Context()))
 	t.Cleanup(func() { _ = pipe.Stop(context.Background()) })
@@ -109,13 +114,13 @@ func newGatewayFetching(t testing.TB, minimal bool, fetcher *media.Fetcher) *gat
 		}
 	}))
 	t.Cleanup(files.Close)
-	api.Register(srv.API(), api.Deps{Provider: provider, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink, Media: fetcher})
+	api.Register(srv.API(), api.Deps{Channels: channels, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink, Media: fetcher})
 	reg, err := health.NewRegistry("test", time.Second, t.TempDir())
 	require.NoError(t, err)
 	health.Register(srv.API(), reg)
 	require.NoError(t, srv.Start(t.Context()))
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return &gateway{t: t, base: "http://" + srv.Addr(), net: net, prov: prov, st: st, rec: rec, files: files}
+	return &gateway{t: t, base: "http://" + srv.Addr(), net: net, prov: prov, other: other, st: st, rec: rec, files: files}
 }
 
 type response struct {
@@ -488,26 +493,65 @@ func TestMessageTypesTheChannelLacksAre422AtAccept(t *testing.T) {
 	peer := string(g.net.NewAccount())
 	r := g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": peer, "type": "location",
 		"location": map[string]any{"latitude": 1, "longitude": 2}})
-	requireProblem(t, r, 422, "channel fake cannot send location messages")
+	requireProblem(t, r, 422, "channel fake-minimal cannot send location messages")
 	page := g.do("GET", "/api/v1/sessions/s1/messages", nil).json(t)
 	require.Empty(t, page["messages"], "nothing was queued")
 	r = g.do("POST", "/api/v1/sessions/s1/messages", map[string]any{"to": peer, "type": "text", "text": "fine"})
 	require.Equal(t, 202, r.status, string(r.body))
 }
 
-// GET /channels tells clients what the channel accepts before they send: the full channel
-// lists every capability, the minimal one none.
+// GET /channels tells clients what each channel accepts before they send: the full fake lists
+// every capability, the minimal one none.
 func TestChannelsListWhatEachAccepts(t *testing.T) {
-	full := newGateway(t, false).do("GET", "/api/v1/channels", nil).json(t)["channels"].([]any)
-	require.Len(t, full, 1)
-	c := full[0].(map[string]any)
-	require.Equal(t, "fake", c["channel"])
-	require.ElementsMatch(t, []any{"qr_login", "pairing_code", "edit_message", "revoke_message", "mark_read", "presence", "media_download"}, c["capabilities"])
-	require.Contains(t, c["messageTypes"], "location")
-
-	minimal := newGateway(t, true).do("GET", "/api/v1/channels", nil).json(t)["channels"].([]any)[0].(map[string]any)
+	channels := newGateway(t, false).do("GET", "/api/v1/channels", nil).json(t)["channels"].([]any)
+	require.Len(t, channels, 2)
+	full, minimal := channels[0].(map[string]any), channels[1].(map[string]any)
+	require.Equal(t, "fake", full["channel"])
+	require.ElementsMatch(t, []any{"qr_login", "pairing_code", "edit_message", "revoke_message", "mark_read", "presence", "media_download"}, full["capabilities"])
+	require.Contains(t, full["messageTypes"], "location")
+	require.Equal(t, "fake-minimal", minimal["channel"])
 	require.Equal(t, []any{"text"}, minimal["messageTypes"])
 	require.Empty(t, minimal["capabilities"])
+}
+
+// Two channels in one gateway: each session is created on the channel it names (the default
+// otherwise), and every operation goes to its channel's provider, with that channel's limits and
+// capabilities.
+func TestSessionsOfTwoChannelsInOneGateway(t *testing.T) {
+	g := newGateway(t, false)
+	g.connected("full")
+	r := g.do("POST", "/api/v1/sessions", map[string]any{"id": "small", "channel": "fake-minimal"})
+	require.Equal(t, 201, r.status, string(r.body))
+	require.Equal(t, "fake-minimal", r.json(t)["channel"])
+	require.Empty(t, r.json(t)["capabilities"])
+	_, err := g.other.Pair(t.Context(), "small")
+	require.NoError(t, err)
+
+	requireProblem(t, g.do("POST", "/api/v1/sessions", map[string]any{"id": "nowhere", "channel": "telegram"}), 422,
+		`unknown channel \"telegram\" (this gateway runs fake, fake-minimal)`)
+	require.Equal(t, 404, g.do("GET", "/api/v1/sessions/nowhere", nil).status, "a refused creation leaves nothing")
+
+	list := g.do("GET", "/api/v1/sessions", nil).json(t)["sessions"].([]any)
+	require.Len(t, list, 2)
+	require.Equal(t, "full", list[0].(map[string]any)["id"])
+	require.Equal(t, "fake", list[0].(map[string]any)["channel"])
+	require.Equal(t, "small", list[1].(map[string]any)["id"])
+	require.Equal(t, "fake-minimal", list[1].(map[string]any)["channel"])
+
+	// Each session sends through its own channel.
+	peer := string(g.net.NewAccount())
+	for _, session := range []string{"full", "small"} {
+		r := g.do("POST", "/api/v1/sessions/"+session+"/messages", map[string]any{"to": peer, "type": "text", "text": "hi from " + session})
+		require.Equal(t, 202, r.status, string(r.body))
+		g.waitMessage(session, r.json(t)["id"].(string), core.MessageStatusSent)
+	}
+	loc := map[string]any{"to": peer, "type": "location", "location": map[string]any{"latitude": 1, "longitude": 2}}
+	require.Equal(t, 202, g.do("POST", "/api/v1/sessions/full/messages", loc).status)
+	requireProblem(t, g.do("POST", "/api/v1/sessions/small/messages", loc), 422, "channel fake-minimal cannot send location messages")
+	requireProblem(t, g.do("GET", "/api/v1/sessions/small/qr", nil), 501, "does not support")
+
+	stats := g.do("GET", "/health/sessions", nil).json(t)
+	require.EqualValues(t, 2, stats["connected"])
 }
 
 // A failed message says why by problem type, as an immediate error would.

@@ -49,7 +49,9 @@ func (h *Handlers) registerChannels(api huma.API) {
 
 func (h *Handlers) listChannels(context.Context, *struct{}) (*channelsOutput, error) {
 	out := &channelsOutput{}
-	out.Body.Channels = []Channel{channelOf(h.Provider)}
+	for _, p := range h.Channels.All() {
+		out.Body.Channels = append(out.Body.Channels, channelOf(p))
+	}
 	return out, nil
 }
 

@@ -29,7 +29,11 @@ func (h *Handlers) registerContacts(api huma.API) {
 }
 
 func (h *Handlers) listContacts(ctx context.Context, in *SessionPath) (*contactsOutput, error) {
-	cs, err := h.Provider.Contacts(ctx, in.ID)
+	p, err := h.Channels.For(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := p.Contacts(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +41,11 @@ func (h *Handlers) listContacts(ctx context.Context, in *SessionPath) (*contacts
 }
 
 func (h *Handlers) syncContacts(ctx context.Context, in *SessionPath) (*contactsOutput, error) {
-	cs, err := h.Provider.SyncContacts(ctx, in.ID)
+	p, err := h.Channels.For(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := p.SyncContacts(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}

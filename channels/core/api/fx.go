@@ -12,7 +12,7 @@ import (
 // registry.
 var Module = fx.Module("api", fx.Invoke(func(a huma.API, d Deps, reg prometheus.Registerer) error {
 	Register(a, d)
-	if err := reg.Register(NewSessionCollector(d.Provider)); err != nil {
+	if err := reg.Register(NewSessionCollector(d.Channels)); err != nil {
 		return fmt.Errorf("register session metrics: %w", err)
 	}
 	return nil

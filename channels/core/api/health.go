@@ -49,7 +49,7 @@ func (h *Handlers) registerHealth(api huma.API) {
 }
 
 func (h *Handlers) sessionsHealth(ctx context.Context, _ *struct{}) (*sessionStatsOutput, error) {
-	st, err := h.Provider.Stats(ctx)
+	st, err := h.Channels.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,11 @@ func (h *Handlers) sessionsHealth(ctx context.Context, _ *struct{}) (*sessionSta
 }
 
 func (h *Handlers) sessionHealth(ctx context.Context, in *SessionPath) (*sessionHealthOutput, error) {
-	s, err := h.Provider.Session(ctx, in.ID)
+	p, err := h.Channels.For(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.Session(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -326,7 +326,11 @@ func (h *Handlers) registerMessages(api huma.API) {
 }
 
 func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutput, error) {
-	info := h.Provider.Info()
+	provider, err := h.Channels.For(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	info := provider.Info()
 	if len(info.MessageTypes) == 0 {
 		// A remote channel knows its limits once it reached its gateway.
 		return nil, fmt.Errorf("channel %s has not reported what it can send yet: %w", info.Channel, core.ErrUnavailable)
@@ -414,7 +418,7 @@ func (h *Handlers) getMessage(ctx context.Context, in *MessagePath) (*messageOut
 }
 
 func (h *Handlers) editMessage(ctx context.Context, in *editInput) (*messageOutput, error) {
-	ed, err := core.As[core.MessageEditor](h.Provider, core.CapabilityEdit)
+	ed, err := capability[core.MessageEditor](ctx, h.Channels, in.ID, core.CapabilityEdit)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +440,7 @@ func (h *Handlers) editMessage(ctx context.Context, in *editInput) (*messageOutp
 }
 
 func (h *Handlers) revokeMessage(ctx context.Context, in *MessagePath) (*emptyOutput, error) {
-	rv, err := core.As[core.MessageRevoker](h.Provider, core.CapabilityRevoke)
+	rv, err := capability[core.MessageRevoker](ctx, h.Channels, in.ID, core.CapabilityRevoke)
 	if err != nil {
 		return nil, err
 	}
@@ -469,7 +473,11 @@ func (h *Handlers) ownSent(ctx context.Context, session core.SessionID, id core.
 }
 
 func (h *Handlers) react(ctx context.Context, in *reactInput) (*messageOutput, error) {
-	if info := h.Provider.Info(); !slices.Contains(info.MessageTypes, core.MessageReaction) {
+	provider, err := h.Channels.For(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if info := provider.Info(); !slices.Contains(info.MessageTypes, core.MessageReaction) {
 		return nil, huma.Error422UnprocessableEntity(fmt.Sprintf("channel %s cannot send reactions", info.Channel))
 	}
 	target, err := h.Store.Message(ctx, in.ID, in.MessageID)
@@ -486,7 +494,7 @@ func (h *Handlers) react(ctx context.Context, in *reactInput) (*messageOutput, e
 }
 
 func (h *Handlers) markRead(ctx context.Context, in *MessagePath) (*emptyOutput, error) {
-	rm, err := core.As[core.ReadMarker](h.Provider, core.CapabilityMarkRead)
+	rm, err := capability[core.ReadMarker](ctx, h.Channels, in.ID, core.CapabilityMarkRead)
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +515,7 @@ func (h *Handlers) markRead(ctx context.Context, in *MessagePath) (*emptyOutput,
 }
 
 func (h *Handlers) downloadMedia(ctx context.Context, in *MessagePath) (*mediaOutput, error) {
-	md, err := core.As[core.MediaDownloader](h.Provider, core.CapabilityMedia)
+	md, err := capability[core.MediaDownloader](ctx, h.Channels, in.ID, core.CapabilityMedia)
 	if err != nil {
 		return nil, err
 	}
@@ -530,7 +538,7 @@ func (h *Handlers) downloadMedia(ctx context.Context, in *MessagePath) (*mediaOu
 }
 
 func (h *Handlers) sendPresence(ctx context.Context, in *presenceInput) (*emptyOutput, error) {
-	ps, err := core.As[core.PresenceSender](h.Provider, core.CapabilityPresence)
+	ps, err := capability[core.PresenceSender](ctx, h.Channels, in.ID, core.CapabilityPresence)
 	if err != nil {
 		return nil, err
 	}

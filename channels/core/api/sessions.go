@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -47,9 +48,9 @@ type Session struct {
 }
 
 func (h *Handlers) view(s core.Session) Session {
-	caps := core.Capabilities(h.Provider)
-	if caps == nil {
-		caps = []string{}
+	caps := []string{}
+	if p, err := h.Channels.Get(s.Channel); err == nil {
+		caps = append(caps, core.Capabilities(p)...)
 	}
 	return Session{ID: s.ID, Channel: s.Channel, Status: s.Status, Account: s.Account, AccountLID: s.AccountLID,
 		PushName: s.PushName, Reason: s.Reason, BannedUntil: s.BannedUntil, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
@@ -59,6 +60,8 @@ func (h *Handlers) view(s core.Session) Session {
 // CreateSessionRequest asks for a new session.
 type CreateSessionRequest struct {
 	ID core.SessionID `json:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id: letters, digits, '-' and '_'." example:"support-1"`
+	// Channel is the channel the session runs on; empty is the gateway's first channel.
+	Channel core.Channel `json:"channel,omitempty" pattern:"^[a-z0-9-]{1,32}$" maxLength:"32" doc:"The channel the session runs on, one of those GET /channels lists; default whatsapp (the gateway's default channel)." example:"whatsapp"`
 	// Webhooks are the session's own webhook endpoints, besides the global APP_WEBHOOK_URL.
 	Webhooks []webhook.EndpointBody `json:"webhooks,omitempty" maxItems:"10" doc:"The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks."`
 }
@@ -159,11 +162,19 @@ func (h *Handlers) createSession(ctx context.Context, in *createSessionInput) (*
 	if len(in.Body.Webhooks) > 0 && h.Webhooks == nil {
 		return nil, fmt.Errorf("session webhooks: %w", core.ErrUnavailable)
 	}
-	if err := h.Store.CreateSession(ctx, store.SessionRow{ID: id, Channel: h.Provider.Info().Channel, Status: core.StatusConnecting}); err != nil {
+	channel := in.Body.Channel
+	if channel == "" {
+		channel = h.Channels.Default()
+	}
+	provider, err := h.Channels.Get(channel)
+	if err != nil {
+		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.channel", Value: channel,
+			Message: strings.TrimSuffix(err.Error(), ": "+core.ErrInvalid.Error())})
+	}
+	if err := h.Store.CreateSession(ctx, store.SessionRow{ID: id, Channel: channel, Status: core.StatusConnecting}); err != nil {
 		return nil, err
 	}
 	var hooks []webhook.EndpointView
-	var err error
 	if len(in.Body.Webhooks) > 0 {
 		inputs := make([]webhook.EndpointInput, len(in.Body.Webhooks))
 		for i, b := range in.Body.Webhooks {
@@ -174,7 +185,7 @@ func (h *Handlers) createSession(ctx context.Context, in *createSessionInput) (*
 			return nil, err
 		}
 	}
-	s, err := h.Provider.CreateSession(ctx, core.CreateSessionRequest{ID: id})
+	s, err := provider.CreateSession(ctx, core.CreateSessionRequest{ID: id})
 	if err != nil {
 		h.undoCreate(ctx, id)
 		return nil, err
@@ -199,7 +210,7 @@ func (h *Handlers) undoCreate(ctx context.Context, id core.SessionID) {
 }
 
 func (h *Handlers) listSessions(ctx context.Context, _ *struct{}) (*sessionsOutput, error) {
-	all, err := h.Provider.Sessions(ctx)
+	all, err := h.Channels.Sessions(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +223,11 @@ func (h *Handlers) listSessions(ctx context.Context, _ *struct{}) (*sessionsOutp
 }
 
 func (h *Handlers) getSession(ctx context.Context, in *SessionPath) (*sessionOutput, error) {
-	s, err := h.Provider.Session(ctx, in.ID)
+	p, err := h.Channels.For(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.Session(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +258,14 @@ func (h *Handlers) deleteSession(ctx context.Context, in *deleteSessionInput) (*
 				in.ID, queued, core.ErrConflict)
 		}
 	}
-	if err := h.Provider.DeleteSession(ctx, in.ID); err != nil && !errors.Is(err, core.ErrNotFound) {
+	p, err := h.Channels.For(ctx, in.ID)
+	if err != nil && !errors.Is(err, core.ErrNotFound) {
 		return nil, err
+	}
+	if p != nil {
+		if err := p.DeleteSession(ctx, in.ID); err != nil && !errors.Is(err, core.ErrNotFound) {
+			return nil, err
+		}
 	}
 	// Report before forgetting: the failures and the session's last events are durable before
 	// the row (and with it the messages) goes, so a crash in between reports them again on retry.
@@ -266,6 +287,7 @@ func (h *Handlers) deleteSession(ctx context.Context, in *deleteSessionInput) (*
 	if err != nil && !errors.Is(err, core.ErrNotFound) {
 		return nil, err
 	}
+	h.Channels.Forget(in.ID)
 	// Accepted between the two steps: reported too.
 	late = slices.DeleteFunc(late, func(m store.Message) bool {
 		return slices.ContainsFunc(failed, func(f store.Message) bool { return f.ID == m.ID })
@@ -276,11 +298,14 @@ func (h *Handlers) deleteSession(ctx context.Context, in *deleteSessionInput) (*
 	return &emptyOutput{}, nil
 }
 
-// sessionState tells whether a session exists (in the channel or the registry) and its status.
+// sessionState tells whether a session exists (in its channel or the registry) and its status.
 func (h *Handlers) sessionState(ctx context.Context, id core.SessionID) (bool, core.SessionStatus, error) {
-	s, err := h.Provider.Session(ctx, id)
+	p, err := h.Channels.For(ctx, id)
 	if err == nil {
-		return true, s.Status, nil
+		var s core.Session
+		if s, err = p.Session(ctx, id); err == nil {
+			return true, s.Status, nil
+		}
 	}
 	if !errors.Is(err, core.ErrNotFound) {
 		return false, "", err
@@ -316,7 +341,7 @@ func (h *Handlers) publish(ctx context.Context, session core.SessionID, data cor
 }
 
 func (h *Handlers) getQR(ctx context.Context, in *qrInput) (*qrOutput, error) {
-	qrl, err := core.As[core.QRLogin](h.Provider, core.CapabilityQRLogin)
+	qrl, err := capability[core.QRLogin](ctx, h.Channels, in.ID, core.CapabilityQRLogin)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +362,7 @@ func (h *Handlers) getQR(ctx context.Context, in *qrInput) (*qrOutput, error) {
 }
 
 func (h *Handlers) pairingCode(ctx context.Context, in *pairingCodeInput) (*pairingCodeOutput, error) {
-	pc, err := core.As[core.PairingCodeLogin](h.Provider, core.CapabilityPairingCode)
+	pc, err := capability[core.PairingCodeLogin](ctx, h.Channels, in.ID, core.CapabilityPairingCode)
 	if err != nil {
 		return nil, err
 	}

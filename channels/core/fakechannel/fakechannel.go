@@ -549,15 +549,39 @@ func (p *Provider) emit(ctx context.Context, id core.SessionID, data core.EventD
 	return nil
 }
 
-// Minimal wraps a provider so that only the mandatory core.Provider methods are visible: every
-// capability is missing, and only text messages can be sent. Tests use it to check the 501 and
-// 422 answers.
+// MinimalChannel is the channel name of a Minimal provider.
+const MinimalChannel core.Channel = "fake-minimal"
+
+// Minimal wraps a provider as channel MinimalChannel, with only the mandatory core.Provider
+// methods visible: every capability is missing, and only text messages can be sent. Tests use it
+// to check the 501 and 422 answers, and as a second channel beside the full fake.
 func Minimal(p core.Provider) core.Provider { return minimal{p} }
 
 type minimal struct{ core.Provider }
 
 func (m minimal) Info() core.ChannelInfo {
 	info := m.Provider.Info()
+	info.Channel = MinimalChannel
 	info.MessageTypes = []core.MessageType{core.MessageText}
 	return info
+}
+
+func (m minimal) CreateSession(ctx context.Context, req core.CreateSessionRequest) (core.Session, error) {
+	s, err := m.Provider.CreateSession(ctx, req)
+	s.Channel = MinimalChannel
+	return s, err
+}
+
+func (m minimal) Session(ctx context.Context, id core.SessionID) (core.Session, error) {
+	s, err := m.Provider.Session(ctx, id)
+	s.Channel = MinimalChannel
+	return s, err
+}
+
+func (m minimal) Sessions(ctx context.Context) ([]core.Session, error) {
+	all, err := m.Provider.Sessions(ctx)
+	for i := range all {
+		all[i].Channel = MinimalChannel
+	}
+	return all, err
 }

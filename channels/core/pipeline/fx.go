@@ -25,7 +25,7 @@ type Params struct {
 	Lifecycle fx.Lifecycle
 	Config    Config
 	Store     *store.Store
-	Provider  core.Provider
+	Channels  *core.Channels
 	Bus       *bus.Bus
 	Sink      core.EventSink
 	Logger    *slog.Logger
@@ -39,7 +39,7 @@ func NewFx(p Params) (*Pipeline, error) {
 	if err := m.Register(p.Metrics); err != nil {
 		return nil, fmt.Errorf("register queue metrics: %w", err)
 	}
-	pl, err := New(p.Config, p.Store, p.Provider, p.Bus, p.Sink, p.Logger, m)
+	pl, err := New(p.Config, p.Store, p.Channels, p.Bus, p.Sink, p.Logger, m)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ const ConsumerGroup = "sender"
 type Pipeline struct {
 	cfg      Config
 	store    *store.Store
-	provider core.Provider
+	channels *core.Channels
 	bus      *bus.Bus
 	sink     core.EventSink
 	logger   *slog.Logger
@@ -76,7 +76,7 @@ type sessionQueue struct {
 const claimBatch = 32
 
 // New returns a pipeline. metrics may be nil.
-func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink core.EventSink, logger *slog.Logger, metrics *Metrics) (*Pipeline, error) {
+func New(cfg Config, st *store.Store, channels *core.Channels, b *bus.Bus, sink core.EventSink, logger *slog.Logger, metrics *Metrics) (*Pipeline, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("send pipeline: %w", err)
@@ -85,7 +85,7 @@ func New(cfg Config, st *store.Store, provider core.Provider, b *bus.Bus, sink c
 		metrics = NewMetrics(platmetrics.Options{})
 	}
 	return &Pipeline{
-		cfg: cfg, store: st, provider: provider, bus: b, sink: sink, logger: logger, metrics: metrics,
+		cfg: cfg, store: st, channels: channels, bus: b, sink: sink, logger: logger, metrics: metrics,
 		sem: make(chan struct{}, cfg.Concurrency), rescan: make(chan struct{}, 1),
 		// ±20 % so that sessions failing together do not retry together.
 		backoff:  retry.Policy{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: retry.Proportional},
@@ -111,7 +111,7 @@ type AcceptRequest struct {
 func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message, bool, error) {
 	msg := req.Message
 	if msg.ID == "" {
-		msg.ID = p.newMessageID()
+		msg.ID = p.newMessageID(ctx, req.Session)
 	}
 	// Media bytes are stored apart from the row (see store.Attachment).
 	var att *store.Attachment
@@ -154,9 +154,13 @@ func (p *Pipeline) Accept(ctx context.Context, req AcceptRequest) (store.Message
 	return stored, true, nil
 }
 
-func (p *Pipeline) newMessageID() core.MessageID {
-	if g, ok := p.provider.(core.MessageIDGenerator); ok {
-		return g.NewMessageID()
+// newMessageID makes an id in the format of the session's channel when it has one. (A session
+// whose channel is unknown gets a random one: its accept fails anyway.)
+func (p *Pipeline) newMessageID(ctx context.Context, session core.SessionID) core.MessageID {
+	if provider, err := p.channels.For(ctx, session); err == nil {
+		if g, ok := provider.(core.MessageIDGenerator); ok {
+			return g.NewMessageID()
+		}
 	}
 	b := make([]byte, 10)
 	_, _ = rand.Read(b) // crypto/rand never fails since Go 1.24
@@ -421,12 +425,26 @@ func (p *Pipeline) process(ctx context.Context, row store.Message) (retrying boo
 		p.fail(ctx, row, err)
 		return false
 	}
+	provider, err := p.channels.For(ctx, session)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		if !errors.Is(err, core.ErrNotFound) {
+			p.logger.Warn("find the session's channel", append(attrs, log.ErrorAttr(err))...)
+			_ = p.store.ScheduleRetry(ctx, session, id, time.Now().Add(p.backoff.Delay(row.Attempts)), err.Error())
+			p.poke()
+			return true
+		}
+		p.fail(ctx, row, err)
+		return false
+	}
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
 		return false
 	}
-	res, err := p.provider.SendMessage(ctx, session, out)
+	res, err := provider.SendMessage(ctx, session, out)
 	<-p.sem
 
 	if err == nil {
@@ -435,7 +453,7 @@ func (p *Pipeline) process(ctx context.Context, row store.Message) (retrying boo
 		if row.SendAt != nil {
 			from = *row.SendAt
 		}
-		p.metrics.observeSent(p.provider.Info().Channel, row.Type, time.Since(from))
+		p.metrics.observeSent(provider.Info().Channel, row.Type, time.Since(from))
 		if err := p.store.MarkSent(ctx, session, id, res.ChatID, res.Timestamp); err != nil {
 			p.logger.Error("record sent message", append(attrs, log.ErrorAttr(err))...)
 		}

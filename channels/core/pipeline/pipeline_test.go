@@ -59,7 +59,9 @@ func (w *world) pipeline(cfg pipeline.Config, provider core.Provider) *pipeline.
 	if cfg.InitialBackoff == 0 {
 		cfg.InitialBackoff, cfg.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
 	}
-	p, err := pipeline.New(cfg, w.store, provider, w.bus, w.rec, log.Discard(), nil)
+	channels, err := core.NewChannels(w.store, "", provider)
+	require.NoError(w.t, err)
+	p, err := pipeline.New(cfg, w.store, channels, w.bus, w.rec, log.Discard(), nil)
 	require.NoError(w.t, err)
 	return p
 }

@@ -187,7 +187,7 @@ func (p *Provider) CreateSession(ctx context.Context, req core.CreateSessionRequ
 	if err := req.ID.Validate(); err != nil {
 		return core.Session{}, err
 	}
-	res, err := p.api.CreateSessionWithResponse(ctx, client.CreateSessionRequest{Id: string(req.ID)})
+	res, err := p.api.CreateSessionWithResponse(ctx, client.CreateSessionRequest{Id: string(req.ID), Channel: ptr(string(p.channel))})
 	if err := check("create session", err, res, http.StatusCreated); err != nil {
 		return core.Session{}, err
 	}

@@ -189,3 +189,16 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// SessionChannel implements core.SessionChannels: the channel the session was created on.
+func (s *Store) SessionChannel(ctx context.Context, id core.SessionID) (core.Channel, error) {
+	var name core.Channel
+	err := s.db.NewSelect().Model((*SessionRow)(nil)).Column("channel").Where("id = ?", id).Scan(ctx, &name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("session %s: %w", id, core.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("select channel of session %s: %w", id, err)
+	}
+	return name, nil
+}

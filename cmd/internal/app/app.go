@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"go.uber.org/fx"
 
+	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/api"
 	"github.com/28web/hub/channels/core/eventbus"
 	"github.com/28web/hub/channels/core/media"
@@ -89,6 +90,10 @@ func Core(cfg *config.Config) fx.Option {
 	return fx.Options(
 		fx.Supply(hooks, cfg.Media),
 		fx.Provide(func(s *store.Store) webhook.SessionChecker { return s }),
+		// Every channel module of the binary, routed to by session.
+		fx.Provide(fx.Annotate(func(s *store.Store, providers []core.Provider) (*core.Channels, error) {
+			return core.NewChannels(s, whatsapp.Channel, providers...)
+		}, fx.ParamTags(``, core.ChannelsGroup))),
 		store.Module, eventbus.Module, media.Module, projection.Module, pipeline.Module, webhook.Module, api.Module,
 		// Last: the relay starts once every consumer of the bus is subscribed.
 		outbox.Relay,

@@ -26,7 +26,7 @@ func HubInfo() httpserver.APIInfo {
 // RemoteChannel drives a gateway over its REST API (the generated Go client) and reads its
 // events from the gateway's streams on the shared Redis, in a consumer group of the hub's own.
 func RemoteChannel(hub config.HubConfig, busCfg bus.Config) fx.Option {
-	return fx.Provide(func(lc fx.Lifecycle, sink core.EventSink, logger *slog.Logger) (core.Provider, error) {
+	return fx.Provide(fx.Annotate(func(lc fx.Lifecycle, sink core.EventSink, logger *slog.Logger) (core.Provider, error) {
 		api, err := client.NewWithKey(hub.GatewayURL, hub.GatewayAPIKey)
 		if err != nil {
 			return nil, err
@@ -45,7 +45,7 @@ func RemoteChannel(hub config.HubConfig, busCfg bus.Config) fx.Option {
 		lc.Append(fx.StartStopHook(p.Start, p.Stop))
 		lc.Append(fx.StopHook(events.Close))
 		return p, nil
-	})
+	}, fx.ResultTags(core.ChannelsGroup)))
 }
 
 // Hub is the hub: platform and core, with the channel in-process or in a remote gateway as

@@ -979,6 +979,11 @@ export interface components {
         };
         CreateSessionRequest: {
             /**
+             * @description The channel the session runs on, one of those GET /channels lists; default whatsapp (the gateway's default channel).
+             * @example whatsapp
+             */
+            channel?: string;
+            /**
              * @description Session id: letters, digits, '-' and '_'.
              * @example support-1
              */
