@@ -165,7 +165,8 @@ func failureNode(reason int, extra map[string]any) waBinary.Node {
 }
 
 // RefuseLogins answers the next count logins (count < 0: all, until ClearRefusal) with
-// <failure reason=N>. An empty JID refuses every device; otherwise only that device.
+// <failure reason=N>. An empty JID refuses every device, an account's JID (device 0, or a phone
+// number over the control API) every device of that account, a device JID that device.
 func (f *Faults) RefuseLogins(j types.JID, reason int, count int, extra map[string]any) error {
 	r := &refusal{reason: reason, extra: extra, count: count}
 	if j.IsEmpty() {
@@ -188,10 +189,12 @@ func (f *Faults) ClearRefusal() {
 }
 
 func (f *Faults) refusal(number string, dev uint16) (int, map[string]any, bool) {
-	var k string
+	var k, account string
 	f.sim.mu.Lock()
 	if a := f.sim.accounts[number]; a != nil {
 		k = types.JID{User: a.lid, Server: types.HiddenUserServer, Device: dev}.String()
+		// Phones (device 0) never log in: a refusal set on the account's JID is the account's.
+		account = types.JID{User: a.lid, Server: types.HiddenUserServer}.String()
 	}
 	f.sim.mu.Unlock()
 	f.mu.Lock()
@@ -205,9 +208,11 @@ func (f *Faults) refusal(number string, dev uint16) (int, map[string]any, bool) 
 		}
 		return r.reason, r.extra, true
 	}
-	if df := f.devices[k]; df != nil {
-		if reason, extra, ok := take(df.refuse); ok {
-			return reason, extra, ok
+	for _, key := range []string{k, account} {
+		if df := f.devices[key]; df != nil {
+			if reason, extra, ok := take(df.refuse); ok {
+				return reason, extra, ok
+			}
 		}
 	}
 	return take(f.refuse)
@@ -229,8 +234,8 @@ func (f *Faults) SlowLink(j types.JID, d time.Duration) error {
 	return f.with(j, func(df *deviceFaults) { df.linkDelay = d })
 }
 
-// CorruptNext flips a bit in the ciphertext of the next n messages routed to the device, so
-// that it fails to decrypt and sends a retry receipt.
+// CorruptNext scrambles the ciphertext (all but its version byte) of the next n messages routed
+// to the device, so that it fails to decrypt and sends a retry receipt.
 func (f *Faults) CorruptNext(j types.JID, n int) error {
 	return f.with(j, func(df *deviceFaults) { df.corrupt = n })
 }

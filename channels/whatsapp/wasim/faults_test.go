@@ -86,6 +86,18 @@ func TestFaultLoginFailures(t *testing.T) {
 	}
 }
 
+// A refusal set on an account (its phone's JID, as the control API's phone numbers give) refuses
+// the logins of every device of the account.
+func TestRefuseLoginsOfAnAccount(t *testing.T) {
+	t.Parallel()
+	sim := newSim(t)
+	phone := newPhone(t, sim, "5511999990106")
+	c := newPairedClient(t, sim, phone, "account")
+	require.NoError(t, sim.Faults.RefuseLogins(phone.JID(), wasim.FailureClientOutdated, 1, nil))
+	require.NoError(t, sim.Faults.DropConnection(*c.cli.Store.ID))
+	waitFor[*events.ClientOutdated](c, nil)
+}
+
 func TestFaultFailNow(t *testing.T) {
 	t.Parallel()
 	sim := newSim(t)
