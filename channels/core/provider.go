@@ -50,10 +50,6 @@ type Provider interface {
 	// Sending with a msg.ID that was already sent must not produce a second message.
 	// Errors: ErrNotConnected, ErrInvalid (bad content, unknown recipient), ErrUnavailable.
 	SendMessage(ctx context.Context, id SessionID, msg OutgoingMessage) (SendResult, error)
-	// Contacts returns the session's known contacts, from cache when possible.
-	Contacts(ctx context.Context, id SessionID) ([]Contact, error)
-	// SyncContacts refreshes the contacts from the network and returns them.
-	SyncContacts(ctx context.Context, id SessionID) ([]Contact, error)
 }
 
 // ChannelInfo is what a channel is and can do, as data.
@@ -102,6 +98,14 @@ type PresenceSender interface {
 	SendPresence(ctx context.Context, id SessionID, chat ChatID, presence Presence) error
 }
 
+// ContactBook is a session's address book on its network.
+type ContactBook interface {
+	// Contacts returns the session's known contacts, from cache when possible.
+	Contacts(ctx context.Context, id SessionID) ([]Contact, error)
+	// SyncContacts refreshes the contacts from the network and returns them.
+	SyncContacts(ctx context.Context, id SessionID) ([]Contact, error)
+}
+
 // MediaDownloader returns the attachment of a received message.
 type MediaDownloader interface {
 	DownloadMedia(ctx context.Context, id SessionID, msg MessageID) (DownloadedMedia, error)
@@ -116,6 +120,7 @@ const (
 	CapabilityMarkRead    = "mark_read"
 	CapabilityPresence    = "presence"
 	CapabilityMedia       = "media_download"
+	CapabilityContacts    = "contacts"
 )
 
 // As returns p as the capability T, or a *NotSupportedError naming capability.
@@ -150,6 +155,8 @@ func Capabilities(p Provider) []string {
 	add(ok, CapabilityPresence)
 	_, ok = p.(MediaDownloader)
 	add(ok, CapabilityMedia)
+	_, ok = p.(ContactBook)
+	add(ok, CapabilityContacts)
 	return caps
 }
 

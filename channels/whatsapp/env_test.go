@@ -145,7 +145,7 @@ func (p *simPeer) SendText(t *testing.T, to core.ChatID, text string) {
 func TestConformance(t *testing.T) {
 	channeltest.Run(t, channeltest.Features{
 		QRLogin: true, PairingCode: true, Edit: true, Revoke: true, MarkRead: true, Presence: true,
-		MediaDownload: true, Restore: true, Receipts: true, Timeout: waitLimit,
+		MediaDownload: true, Contacts: true, Restore: true, Receipts: true, Timeout: waitLimit,
 	}, func(t *testing.T) channeltest.Env { return newSimEnv(t) })
 }
 
@@ -157,6 +157,6 @@ func TestConformancePostgres(t *testing.T) {
 	}
 	channeltest.Run(t, channeltest.Features{
 		QRLogin: true, PairingCode: true, Edit: true, Revoke: true, MarkRead: true, Presence: true,
-		MediaDownload: true, Restore: true, Receipts: true, Timeout: waitLimit,
+		MediaDownload: true, Contacts: true, Restore: true, Receipts: true, Timeout: waitLimit,
 	}, func(t *testing.T) channeltest.Env { return newSimEnvOn(t, dbtest.Postgres(t, migrations.Whatsapp)) })
 }

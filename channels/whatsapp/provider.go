@@ -71,6 +71,7 @@ var (
 	_ core.ReadMarker       = (*Provider)(nil)
 	_ core.PresenceSender   = (*Provider)(nil)
 	_ core.MediaDownloader  = (*Provider)(nil)
+	_ core.ContactBook      = (*Provider)(nil)
 )
 
 // Option tunes a Provider beyond its Config.

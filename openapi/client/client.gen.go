@@ -19,6 +19,7 @@ import (
 
 // Defines values for ChannelCapabilities.
 const (
+	ChannelCapabilitiesContacts      ChannelCapabilities = "contacts"
 	ChannelCapabilitiesEditMessage   ChannelCapabilities = "edit_message"
 	ChannelCapabilitiesMarkRead      ChannelCapabilities = "mark_read"
 	ChannelCapabilitiesMediaDownload ChannelCapabilities = "media_download"
@@ -31,6 +32,8 @@ const (
 // Valid indicates whether the value is a known member of the ChannelCapabilities enum.
 func (e ChannelCapabilities) Valid() bool {
 	switch e {
+	case ChannelCapabilitiesContacts:
+		return true
 	case ChannelCapabilitiesEditMessage:
 		return true
 	case ChannelCapabilitiesMarkRead:
@@ -1497,7 +1500,7 @@ type Session struct {
 	AccountLid  *string    `json:"accountLid,omitempty"`
 	BannedUntil *time.Time `json:"bannedUntil,omitempty"`
 
-	// Capabilities Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code).
+	// Capabilities Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code, contacts).
 	Capabilities *[]string `json:"capabilities"`
 
 	// Channel Example: whatsapp
@@ -1866,14 +1869,14 @@ type ClientInterface interface {
 
 	// ListContacts List contacts
 	//
-	// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel.
+	// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel. 501 on a channel without contacts.
 	//
 	// Corresponds with GET /api/v1/sessions/{id}/contacts (the `ListContacts` operationId).
 	ListContacts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SyncContacts Sync contacts
 	//
-	// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them.
+	// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them. 501 on a channel without contacts.
 	//
 	// Corresponds with POST /api/v1/sessions/{id}/contacts/sync (the `SyncContacts` operationId).
 	SyncContacts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2285,7 +2288,7 @@ func (c *Client) GetSession(ctx context.Context, id string, reqEditors ...Reques
 
 // ListContacts List contacts
 //
-// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel.
+// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel. 501 on a channel without contacts.
 //
 // Corresponds with GET /api/v1/sessions/{id}/contacts (the `ListContacts` operationId).
 func (c *Client) ListContacts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2302,7 +2305,7 @@ func (c *Client) ListContacts(ctx context.Context, id string, reqEditors ...Requ
 
 // SyncContacts Sync contacts
 //
-// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them.
+// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them. 501 on a channel without contacts.
 //
 // Corresponds with POST /api/v1/sessions/{id}/contacts/sync (the `SyncContacts` operationId).
 func (c *Client) SyncContacts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4726,7 +4729,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListContactsWithResponse List contacts
 	//
-	// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel.
+	// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel. 501 on a channel without contacts.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4735,7 +4738,7 @@ type ClientWithResponsesInterface interface {
 
 	// SyncContactsWithResponse Sync contacts
 	//
-	// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them.
+	// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them. 501 on a channel without contacts.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5615,6 +5618,8 @@ type ListContactsResponse struct {
 	ApplicationproblemJSON429 *ErrorModel
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *ErrorModel
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ErrorModel
 	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
@@ -5651,6 +5656,11 @@ func (r ListContactsResponse) GetApplicationproblemJSON429() *ErrorModel {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListContactsResponse) GetApplicationproblemJSON500() *ErrorModel {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r ListContactsResponse) GetApplicationproblemJSON501() *ErrorModel {
+	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -5717,6 +5727,8 @@ type SyncContactsResponse struct {
 	ApplicationproblemJSON429 *ErrorModel
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *ErrorModel
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ErrorModel
 	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
@@ -5758,6 +5770,11 @@ func (r SyncContactsResponse) GetApplicationproblemJSON429() *ErrorModel {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r SyncContactsResponse) GetApplicationproblemJSON500() *ErrorModel {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r SyncContactsResponse) GetApplicationproblemJSON501() *ErrorModel {
+	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9026,7 +9043,7 @@ func (c *ClientWithResponses) GetSessionWithResponse(ctx context.Context, id str
 
 // ListContactsWithResponse List contacts
 //
-// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel.
+// The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel. 501 on a channel without contacts.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9041,7 +9058,7 @@ func (c *ClientWithResponses) ListContactsWithResponse(ctx context.Context, id s
 
 // SyncContactsWithResponse Sync contacts
 //
-// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them.
+// Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them. 501 on a channel without contacts.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10241,6 +10258,13 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10356,6 +10380,13 @@ func ParseSyncContactsResponse(rsp *http.Response) (*SyncContactsResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ErrorModel

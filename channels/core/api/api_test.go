@@ -433,6 +433,8 @@ func TestMissingCapabilitiesAnswer501(t *testing.T) {
 		{"POST", "/api/v1/sessions/s1/messages/" + id + "/read"},
 		{"GET", "/api/v1/sessions/s1/messages/" + id + "/media"},
 		{"POST", "/api/v1/sessions/s1/presence"},
+		{"GET", "/api/v1/sessions/s1/contacts"},
+		{"POST", "/api/v1/sessions/s1/contacts/sync"},
 	} {
 		var body any
 		switch {
@@ -507,7 +509,7 @@ func TestChannelsListWhatEachAccepts(t *testing.T) {
 	require.Len(t, channels, 2)
 	full, minimal := channels[0].(map[string]any), channels[1].(map[string]any)
 	require.Equal(t, "fake", full["channel"])
-	require.ElementsMatch(t, []any{"qr_login", "pairing_code", "edit_message", "revoke_message", "mark_read", "presence", "media_download"}, full["capabilities"])
+	require.ElementsMatch(t, []any{"qr_login", "pairing_code", "edit_message", "revoke_message", "mark_read", "presence", "media_download", "contacts"}, full["capabilities"])
 	require.Contains(t, full["messageTypes"], "location")
 	require.Equal(t, "fake-minimal", minimal["channel"])
 	require.Equal(t, []any{"text"}, minimal["messageTypes"])

@@ -12,7 +12,7 @@ import (
 
 // capabilityNames is the capabilities' enum: the names core.Capabilities reports.
 var capabilityNames = []any{core.CapabilityQRLogin, core.CapabilityPairingCode, core.CapabilityEdit,
-	core.CapabilityRevoke, core.CapabilityMarkRead, core.CapabilityPresence, core.CapabilityMedia}
+	core.CapabilityRevoke, core.CapabilityMarkRead, core.CapabilityPresence, core.CapabilityMedia, core.CapabilityContacts}
 
 // Capability is the name of an optional operation of a channel.
 type Capability string

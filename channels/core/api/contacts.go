@@ -21,19 +21,19 @@ type contactsOutput struct {
 
 func (h *Handlers) registerContacts(api huma.API) {
 	huma.Register(api, withErrors(op("listContacts", http.MethodGet, "/sessions/{id}/contacts", tagContacts, "List contacts",
-		"The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel.", 0), notFound),
+		"The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel. 501 on a channel without contacts.", 0), notFound, notImplemented),
 		httpserver.Handle(h.Errors, h.listContacts))
 	huma.Register(api, withErrors(op("syncContacts", http.MethodPost, "/sessions/{id}/contacts/sync", tagContacts, "Sync contacts",
-		"Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them.", 0), notFound, conflict),
+		"Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them. 501 on a channel without contacts.", 0), notFound, conflict, notImplemented),
 		httpserver.Handle(h.Errors, h.syncContacts))
 }
 
 func (h *Handlers) listContacts(ctx context.Context, in *SessionPath) (*contactsOutput, error) {
-	p, err := h.Channels.For(ctx, in.ID)
+	book, err := capability[core.ContactBook](ctx, h.Channels, in.ID, core.CapabilityContacts)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := p.Contacts(ctx, in.ID)
+	cs, err := book.Contacts(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -41,11 +41,11 @@ func (h *Handlers) listContacts(ctx context.Context, in *SessionPath) (*contacts
 }
 
 func (h *Handlers) syncContacts(ctx context.Context, in *SessionPath) (*contactsOutput, error) {
-	p, err := h.Channels.For(ctx, in.ID)
+	book, err := capability[core.ContactBook](ctx, h.Channels, in.ID, core.CapabilityContacts)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := p.SyncContacts(ctx, in.ID)
+	cs, err := book.SyncContacts(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ type Session struct {
 	UpdatedAt   time.Time   `json:"updatedAt"`
 	ConnectedAt *time.Time  `json:"connectedAt,omitempty"`
 	// Capabilities are the optional operations this session's channel offers.
-	Capabilities []string `json:"capabilities" doc:"Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code)."`
+	Capabilities []string `json:"capabilities" doc:"Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code, contacts)."`
 	// Webhooks are returned by the creation only, with their secrets.
 	Webhooks []webhook.EndpointView `json:"webhooks,omitempty" doc:"Only in the answer to the creation: the session's webhook endpoints with their signing secrets, shown this once."`
 }

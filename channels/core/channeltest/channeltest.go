@@ -24,6 +24,8 @@ type Features struct {
 	MarkRead      bool
 	Presence      bool
 	MediaDownload bool
+	// Contacts: the session has an address book (core.ContactBook).
+	Contacts bool
 	// Restore: paired sessions survive a provider restart on the same storage and reconnect
 	// without a new login.
 	Restore bool
@@ -191,8 +193,10 @@ func (s suite) badInput(t *testing.T) {
 	require.ErrorIs(t, p.DeleteSession(ctx, unknown), core.ErrNotFound)
 	_, err = p.SendMessage(ctx, unknown, core.OutgoingMessage{To: env.UnknownRecipient(), Type: core.MessageText, Text: "x"})
 	require.ErrorIs(t, err, core.ErrNotFound)
-	_, err = p.Contacts(ctx, unknown)
-	require.ErrorIs(t, err, core.ErrNotFound)
+	if book, ok := p.(core.ContactBook); ok {
+		_, err = book.Contacts(ctx, unknown)
+		require.ErrorIs(t, err, core.ErrNotFound)
+	}
 
 	// A session that is not logged in cannot send.
 	id := sessionID(t, "nc")
@@ -213,6 +217,7 @@ func (s suite) capabilities(t *testing.T) {
 		core.CapabilityMarkRead:    s.f.MarkRead,
 		core.CapabilityPresence:    s.f.Presence,
 		core.CapabilityMedia:       s.f.MediaDownload,
+		core.CapabilityContacts:    s.f.Contacts,
 	}
 	has := core.Capabilities(p)
 	for name, claimed := range claims {
@@ -264,9 +269,11 @@ func (s suite) pairSendReceive(t *testing.T) {
 		return e.Kind == core.EventMessageCreate && !e.FromMe && e.ID == msg.ID
 	}))
 
-	contacts, err := p.Contacts(t.Context(), id)
-	require.NoError(t, err)
-	require.NotNil(t, contacts)
+	if book, ok := p.(core.ContactBook); ok {
+		contacts, err := book.Contacts(t.Context(), id)
+		require.NoError(t, err)
+		require.NotNil(t, contacts)
+	}
 	requireUniqueIDs(t, rec.Events())
 }
 

@@ -101,6 +101,7 @@ var (
 	_ core.ReadMarker       = (*Provider)(nil)
 	_ core.PresenceSender   = (*Provider)(nil)
 	_ core.MediaDownloader  = (*Provider)(nil)
+	_ core.ContactBook      = (*Provider)(nil)
 )
 
 // New returns a provider on net that emits its events to sink.

@@ -30,7 +30,7 @@ func (e env) UnknownRecipient() string { return fakechannel.UnknownRecipient }
 func TestConformance(t *testing.T) {
 	channeltest.Run(t, channeltest.Features{
 		QRLogin: true, PairingCode: true, Edit: true, Revoke: true, MarkRead: true, Presence: true,
-		MediaDownload: true, Restore: true,
+		MediaDownload: true, Contacts: true, Restore: true,
 	}, func(t *testing.T) channeltest.Env { return env{net: fakechannel.NewNetwork()} })
 }
 

@@ -47,6 +47,7 @@ var (
 	_ core.ReadMarker       = (*Provider)(nil)
 	_ core.PresenceSender   = (*Provider)(nil)
 	_ core.MediaDownloader  = (*Provider)(nil)
+	_ core.ContactBook      = (*Provider)(nil)
 )
 
 // New returns a provider on the gateway that api talks to, whose sessions are of channel (empty:

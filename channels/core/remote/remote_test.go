@@ -95,7 +95,7 @@ func (e *gatewayEnv) UnknownRecipient() string { return fakechannel.UnknownRecip
 func TestConformance(t *testing.T) {
 	channeltest.Run(t, channeltest.Features{
 		QRLogin: true, PairingCode: true, Edit: true, Revoke: true, MarkRead: true, Presence: true,
-		MediaDownload: true, Restore: true, Timeout: 10 * time.Second,
+		MediaDownload: true, Contacts: true, Restore: true, Timeout: 10 * time.Second,
 	}, newGatewayEnv)
 }
 

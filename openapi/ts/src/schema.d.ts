@@ -81,7 +81,7 @@ export interface paths {
         };
         /**
          * List contacts
-         * @description The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel.
+         * @description The session's contacts: push names, numbers, LIDs, whether they are on WhatsApp. Loaded lazily and cached by the channel. 501 on a channel without contacts.
          */
         get: operations["listContacts"];
         put?: never;
@@ -103,7 +103,7 @@ export interface paths {
         put?: never;
         /**
          * Sync contacts
-         * @description Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them.
+         * @description Refreshes the contacts from the network (re-resolves numbers, refreshes profile info), stores and returns them. 501 on a channel without contacts.
          */
         post: operations["syncContacts"];
         delete?: never;
@@ -912,7 +912,7 @@ export interface components {
         };
         Channel: {
             /** @description What the channel can do beyond sending. */
-            capabilities: ("qr_login" | "pairing_code" | "edit_message" | "revoke_message" | "mark_read" | "presence" | "media_download")[] | null;
+            capabilities: ("qr_login" | "pairing_code" | "edit_message" | "revoke_message" | "mark_read" | "presence" | "media_download" | "contacts")[] | null;
             /**
              * @description The channel's name, as sessions name it.
              * @example whatsapp
@@ -1589,7 +1589,7 @@ export interface components {
             accountLid?: string;
             /** Format: date-time */
             bannedUntil?: string;
-            /** @description Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code). */
+            /** @description Optional operations the session's channel supports (edit_message, revoke_message, mark_read, presence, media_download, qr_login, pairing_code, contacts). */
             capabilities: string[] | null;
             /** @example whatsapp */
             channel: string;
@@ -2278,6 +2278,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -2374,6 +2383,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };
