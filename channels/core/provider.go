@@ -50,6 +50,10 @@ type Provider interface {
 	// Sending with a msg.ID that was already sent must not produce a second message.
 	// Errors: ErrNotConnected, ErrInvalid (bad content, unknown recipient), ErrUnavailable.
 	SendMessage(ctx context.Context, id SessionID, msg OutgoingMessage) (SendResult, error)
+	// ValidateAddress says whether to can be a recipient on this channel, by its grammar alone
+	// (no network): an error wrapping ErrInvalid says why not. Accept calls it, so that a bad
+	// address is refused at once rather than failing at send time.
+	ValidateAddress(to string) error
 }
 
 // ChannelInfo is what a channel is and can do, as data.

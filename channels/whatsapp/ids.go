@@ -79,3 +79,17 @@ func numberCandidates(n string) []string {
 	}
 	return []string{n}
 }
+
+// ValidateAddress implements core.Provider: a phone number in international format, or a JID of
+// a WhatsApp chat (a user by number or LID, a group, a broadcast list, a newsletter).
+func (p *Provider) ValidateAddress(to string) error {
+	j, err := parseChat(core.ChatID(to))
+	if err != nil {
+		return err
+	}
+	switch j.Server {
+	case types.DefaultUserServer, types.HiddenUserServer, types.GroupServer, types.BroadcastServer, types.NewsletterServer:
+		return nil
+	}
+	return fmt.Errorf("%w: %q is not a WhatsApp chat (unknown server %s)", core.ErrInvalid, to, j.Server)
+}

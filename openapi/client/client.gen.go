@@ -1471,7 +1471,7 @@ type SendMessageRequest struct {
 	// Example: Hello! How can we help?
 	Text *string `json:"text,omitempty"`
 
-	// To Recipient: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id.
+	// To Recipient, in the session's channel's address format (checked at accept: 422 otherwise). On WhatsApp: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id (JID).
 	//
 	// Example: +55 11 99999-0001
 	To string `json:"to"`

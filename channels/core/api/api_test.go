@@ -368,6 +368,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown type", map[string]any{"to": "5511999990001", "type": "hologram", "text": "x"}, 422, []string{"body.type"}},
 		{"bad phone", map[string]any{"to": "call me", "type": "text", "text": "x"}, 422, []string{"body.to"}},
 		{"short phone", map[string]any{"to": "+1 234", "type": "text", "text": "x"}, 422, []string{"body.to"}},
+		{"another network's address", map[string]any{"to": "5511999990001@s.whatsapp.net", "type": "text", "text": "x"}, 422, []string{"body.to", "not an address of the fake network"}},
 		{"media missing", map[string]any{"to": "5511999990001", "type": "image"}, 422, []string{"body.media"}},
 		{"media url and data", map[string]any{"to": "5511999990001", "type": "image", "media": map[string]any{"url": "https://x.example/a.png", "data": "AAAA", "mimeType": "image/png"}}, 422, []string{"body.media"}},
 		{"media bad url", map[string]any{"to": "5511999990001", "type": "image", "media": map[string]any{"url": "ftp://x.example/a.png"}}, 422, []string{"body.media.url"}},

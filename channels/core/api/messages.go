@@ -28,7 +28,7 @@ const maxSendBody = 23 << 20
 // SendMessageRequest is a message to send. Which fields apply depends on type.
 type SendMessageRequest struct {
 	ID              string           `json:"id,omitempty" pattern:"^[A-Za-z0-9_.-]{1,128}$" doc:"Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike." example:"3EB0C431C26A1916E07E"`
-	To              string           `json:"to" minLength:"3" maxLength:"128" doc:"Recipient: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id." example:"+55 11 99999-0001"`
+	To              string           `json:"to" minLength:"3" maxLength:"128" doc:"Recipient, in the session's channel's address format (checked at accept: 422 otherwise). On WhatsApp: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id (JID)." example:"+55 11 99999-0001"`
 	Type            core.MessageType `json:"type" enum:"text,image,video,audio,document,sticker,location,contact,reaction" doc:"What the message carries." example:"text"`
 	Text            string           `json:"text,omitempty" maxLength:"65536" doc:"Body of a text message, or caption of an image, video or document." example:"Hello! How can we help?"`
 	Mentions        []string         `json:"mentions,omitempty" maxItems:"256" doc:"Chat ids mentioned in text." example:"[\"5511999990002@s.whatsapp.net\"]"`
@@ -71,18 +71,15 @@ type ReactionInput struct {
 }
 
 var (
-	phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{6,30}$`)
-	mimePattern  = regexp.MustCompile(`^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$`)
+	mimePattern = regexp.MustCompile(`^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$`)
 )
 
-// Resolve checks what the schema cannot: the fields each type needs, and the recipient.
+// Resolve checks what the schema cannot: the fields each type needs. (The recipient is the
+// channel's to judge: see sendMessage.)
 func (b *SendMessageRequest) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
 	var errs []error
 	bad := func(field, msg string, value any) {
 		errs = append(errs, &huma.ErrorDetail{Location: prefix.With(field), Message: msg, Value: value})
-	}
-	if err := validRecipient(b.To); err != "" {
-		bad("to", err, b.To)
 	}
 	switch b.Type {
 	case core.MessageText:
@@ -135,27 +132,10 @@ func (b *SendMessageRequest) Resolve(_ huma.Context, prefix *huma.PathBuffer) []
 	return errs
 }
 
-// validRecipient returns why to is not a recipient, or "".
-func validRecipient(to string) string {
-	if user, server, ok := strings.Cut(to, "@"); ok {
-		if user == "" || server == "" || strings.ContainsAny(to, " /") {
-			return "want a chat id (user@server) or a phone number"
-		}
-		return ""
-	}
-	if !phonePattern.MatchString(to) {
-		return "want a phone number in international format, e.g. +55 11 99999-0001"
-	}
-	digits := 0
-	for _, r := range to {
-		if r >= '0' && r <= '9' {
-			digits++
-		}
-	}
-	if digits < 8 || digits > 15 {
-		return "a phone number has 8 to 15 digits"
-	}
-	return ""
+// invalidField is the 422 of a field a channel refused (err wraps core.ErrInvalid).
+func invalidField(location string, value any, err error) error {
+	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: location, Value: value,
+		Message: strings.TrimPrefix(err.Error(), core.ErrInvalid.Error()+": ")})
 }
 
 func (b *SendMessageRequest) outgoing() core.OutgoingMessage {
@@ -329,6 +309,9 @@ func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutp
 	provider, err := h.Channels.For(ctx, in.ID)
 	if err != nil {
 		return nil, err
+	}
+	if err := provider.ValidateAddress(in.Body.To); err != nil {
+		return nil, invalidField("body.to", in.Body.To, err)
 	}
 	info := provider.Info()
 	if len(info.MessageTypes) == 0 {
@@ -538,12 +521,16 @@ func (h *Handlers) downloadMedia(ctx context.Context, in *MessagePath) (*mediaOu
 }
 
 func (h *Handlers) sendPresence(ctx context.Context, in *presenceInput) (*emptyOutput, error) {
-	ps, err := capability[core.PresenceSender](ctx, h.Channels, in.ID, core.CapabilityPresence)
+	provider, err := h.Channels.For(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
-	if e := validRecipient(in.Body.ChatID); e != "" {
-		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.chatId", Message: e, Value: in.Body.ChatID})
+	ps, err := core.As[core.PresenceSender](provider, core.CapabilityPresence)
+	if err != nil {
+		return nil, err
+	}
+	if err := provider.ValidateAddress(in.Body.ChatID); err != nil {
+		return nil, invalidField("body.chatId", in.Body.ChatID, err)
 	}
 	if err := ps.SendPresence(ctx, in.ID, core.ChatID(in.Body.ChatID), in.Body.Presence); err != nil {
 		return nil, err

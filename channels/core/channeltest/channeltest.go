@@ -187,6 +187,13 @@ func (s suite) badInput(t *testing.T) {
 	_, err := p.CreateSession(ctx, core.CreateSessionRequest{ID: "bad id/with slash"})
 	require.ErrorIs(t, err, core.ErrInvalid)
 
+	// Addresses are the channel's to judge, by grammar alone.
+	require.NoError(t, p.ValidateAddress(env.NewPeer(t).Address()))
+	require.NoError(t, p.ValidateAddress(env.UnknownRecipient()), "an address can be well formed and still reach nobody")
+	for _, bad := range []string{"", "call me", "+1 234", "@", "a b@c"} {
+		require.ErrorIs(t, p.ValidateAddress(bad), core.ErrInvalid, "address %q", bad)
+	}
+
 	unknown := core.SessionID("ct-unknown")
 	_, err = p.Session(ctx, unknown)
 	require.ErrorIs(t, err, core.ErrNotFound)

@@ -550,6 +550,18 @@ func (p *Provider) emit(ctx context.Context, id core.SessionID, data core.EventD
 	return nil
 }
 
+// ValidateAddress implements core.Provider: a phone number, or an address of this network
+// ("…@fake").
+func (p *Provider) ValidateAddress(to string) error {
+	if err := core.CheckPhoneOrChatID(to); err != nil {
+		return err
+	}
+	if _, server, ok := strings.Cut(to, "@"); ok && server != "fake" {
+		return fmt.Errorf("%w: %q is not an address of the fake network", core.ErrInvalid, to)
+	}
+	return nil
+}
+
 // MinimalChannel is the channel name of a Minimal provider.
 const MinimalChannel core.Channel = "fake-minimal"
 

@@ -129,3 +129,7 @@ func deref[T any](p *T) T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// ValidateAddress implements core.Provider with the grammar every gateway channel accepts; the
+// gateway's channel judges the rest when the message reaches it.
+func (p *Provider) ValidateAddress(to string) error { return core.CheckPhoneOrChatID(to) }

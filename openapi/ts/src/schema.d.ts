@@ -1565,7 +1565,7 @@ export interface components {
              */
             text?: string;
             /**
-             * @description Recipient: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id.
+             * @description Recipient, in the session's channel's address format (checked at accept: 422 otherwise). On WhatsApp: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id (JID).
              * @example +55 11 99999-0001
              */
             to: string;
