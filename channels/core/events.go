@@ -170,6 +170,10 @@ type SessionStatusEvent struct {
 	PreviousStatus SessionStatus `json:"previousStatus,omitempty" enum:"connecting,qr_code,connected,disconnected,logged_out,banned,failed"`
 	Reason         string        `json:"reason,omitempty"`
 	BannedUntil    *time.Time    `json:"bannedUntil,omitempty"`
+	// Account, AccountLID and PushName say who the session is, once it knows (from connected on).
+	Account    ChatID `json:"account,omitempty" doc:"The account the session is logged in as, once known."`
+	AccountLID ChatID `json:"accountLid,omitempty" doc:"The account's LID, where the channel has one."`
+	PushName   string `json:"pushName,omitempty" doc:"The account's display name, once known."`
 }
 
 func (*SessionStatusEvent) EventType() EventType { return EventSessionStatus }

@@ -216,6 +216,7 @@ func (s *session) transition(st core.SessionStatus, reason string, bannedUntil *
 	if st == core.StatusConnected {
 		s.connectedAt = &now
 	}
+	account, accountLID, pushName := chatID(s.account), chatID(s.accountLID), s.pushName
 	s.mu.Unlock()
 	if persist {
 		s.persist(s.p.ctx)
@@ -224,7 +225,8 @@ func (s *session) transition(st core.SessionStatus, reason string, bannedUntil *
 		return
 	}
 	s.logInfo("session status", "status", string(st), "previous", string(prev), "reason", reason)
-	s.publish(&core.SessionStatusEvent{Status: st, PreviousStatus: prev, Reason: reason, BannedUntil: bannedUntil})
+	s.publish(&core.SessionStatusEvent{Status: st, PreviousStatus: prev, Reason: reason, BannedUntil: bannedUntil,
+		Account: account, AccountLID: accountLID, PushName: pushName})
 }
 
 // connect is the scheduled connect task: it takes one of the ConnectConcurrency slots for the

@@ -1552,9 +1552,17 @@ type SessionStats struct {
 
 // SessionStatusEvent defines model for SessionStatusEvent.
 type SessionStatusEvent struct {
+	// Account The account the session is logged in as, once known.
+	Account *string `json:"account,omitempty"`
+
+	// AccountLid The account's LID, where the channel has one.
+	AccountLid     *string                           `json:"accountLid,omitempty"`
 	BannedUntil    *time.Time                        `json:"bannedUntil,omitempty"`
 	PreviousStatus *SessionStatusEventPreviousStatus `json:"previousStatus,omitempty"`
-	Reason         *string                           `json:"reason,omitempty"`
+
+	// PushName The account's display name, once known.
+	PushName *string `json:"pushName,omitempty"`
+	Reason   *string `json:"reason,omitempty"`
 
 	// Status The new status; deleted is the session's last event, sent when it is deleted through the API.
 	Status SessionStatusEventStatus `json:"status"`

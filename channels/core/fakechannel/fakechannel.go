@@ -469,7 +469,7 @@ func (p *Provider) connect(ctx context.Context, id core.SessionID, acc core.Chat
 	if err := p.emit(ctx, id, &core.ConnectionStatusEvent{Status: core.ConnectionOpen}); err != nil {
 		return err
 	}
-	return p.emit(ctx, id, &core.SessionStatusEvent{Status: core.StatusConnected, PreviousStatus: prev})
+	return p.emit(ctx, id, &core.SessionStatusEvent{Status: core.StatusConnected, PreviousStatus: prev, Account: acc})
 }
 
 // Disconnect plays a dropped link: the session goes disconnected, reconnectable.

@@ -78,7 +78,8 @@ func (p *Projector) apply(ctx context.Context, st *store.Store, e core.Event) er
 	case *core.MessageRevokeEvent:
 		return st.ApplyRevoke(ctx, e.SessionID, d.ID, d.Timestamp)
 	case *core.SessionStatusEvent:
-		return st.ApplySession(ctx, core.Session{ID: e.SessionID, Status: d.Status, Reason: d.Reason, BannedUntil: d.BannedUntil})
+		return st.ApplySession(ctx, core.Session{ID: e.SessionID, Status: d.Status, Reason: d.Reason, BannedUntil: d.BannedUntil,
+			Account: d.Account, AccountLID: d.AccountLID, PushName: d.PushName})
 	}
 	return nil
 }

@@ -64,3 +64,23 @@ func TestMessageOfAnUnknownSessionDoesNotSpoilItsBatch(t *testing.T) {
 		require.Contains(t, logs.String(), `"messageId":"lost"`)
 	}, migrations.Core)
 }
+
+// The core's session registry learns who a session is from its session.status events.
+func TestSessionStatusFillsTheRegistry(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		st := store.New(d.Bun())
+		require.NoError(t, st.CreateSession(t.Context(), store.SessionRow{ID: "s1", Channel: "fake", Status: core.StatusQRCode}))
+		p := projection.New(st, slog.New(slog.DiscardHandler))
+		require.NoError(t, p.ApplyBatch(t.Context(), []core.Event{core.NewEvent("s1", &core.SessionStatusEvent{
+			Status: core.StatusConnected, PreviousStatus: core.StatusQRCode,
+			Account: "5511999990001@s.whatsapp.net", AccountLID: "1234567@lid", PushName: "Support",
+		})}))
+		row, err := st.Session(t.Context(), "s1")
+		require.NoError(t, err)
+		require.Equal(t, core.StatusConnected, row.Status)
+		require.Equal(t, "5511999990001@s.whatsapp.net", row.JID)
+		require.Equal(t, "1234567@lid", row.LID)
+		require.Equal(t, "Support", row.PushName)
+		require.NotNil(t, row.PairedAt)
+	}, migrations.Core)
+}

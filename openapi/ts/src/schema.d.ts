@@ -1636,10 +1636,16 @@ export interface components {
             total: number;
         };
         SessionStatusEvent: {
+            /** @description The account the session is logged in as, once known. */
+            account?: string;
+            /** @description The account's LID, where the channel has one. */
+            accountLid?: string;
             /** Format: date-time */
             bannedUntil?: string;
             /** @enum {string} */
             previousStatus?: "connecting" | "qr_code" | "connected" | "disconnected" | "logged_out" | "banned" | "failed";
+            /** @description The account's display name, once known. */
+            pushName?: string;
             reason?: string;
             /**
              * @description The new status; deleted is the session's last event, sent when it is deleted through the API.
