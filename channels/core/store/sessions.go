@@ -73,15 +73,6 @@ func (s *Store) SessionExists(ctx context.Context, id core.SessionID) error {
 	return nil
 }
 
-// Sessions lists every row ordered by id.
-func (s *Store) Sessions(ctx context.Context) ([]SessionRow, error) {
-	var rows []SessionRow
-	if err := s.db.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	return rows, nil
-}
-
 // DeleteSession removes the row and, by cascade, its messages and contacts.
 func (s *Store) DeleteSession(ctx context.Context, id core.SessionID) error {
 	res, err := s.db.NewDelete().Model((*SessionRow)(nil)).Where("id = ?", id).Exec(ctx)
