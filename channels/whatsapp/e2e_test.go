@@ -422,6 +422,14 @@ func TestReplaced(t *testing.T) {
 	d := h.rec.Wait(t, waitLimit, "disconnected", channeltest.Is(h.id, func(e *core.DisconnectedEvent) bool { return true })).Data.(*core.DisconnectedEvent)
 	require.False(t, d.IsReconnectable)
 	require.Contains(t, d.Reason, "replaced")
+
+	// Its credentials are still valid: the next start brings it back (it used to stay failed
+	// for good, until paired again).
+	require.NoError(t, h.p.Stop(t.Context()))
+	rec := channeltest.NewRecorder()
+	p2 := env.build(t, rec)
+	require.NoError(t, p2.Start(t.Context()))
+	waitStatus(t, rec, h.id, core.StatusConnected)
 }
 
 func TestTemporaryBanThenBack(t *testing.T) {

@@ -89,7 +89,7 @@ func (s *session) handleEvent(raw any) bool {
 		}
 		s.terminal(core.StatusLoggedOut, reason, conn)
 	case *events.StreamReplaced:
-		s.terminal(core.StatusFailed, "replaced: another client connected with this session's credentials", core.ConnectionClosed)
+		s.terminal(core.StatusFailed, reasonReplaced, core.ConnectionClosed)
 	case *events.ClientOutdated:
 		s.terminal(core.StatusFailed, "client outdated: WhatsApp refused this client version", core.ConnectionRefused)
 	case *events.TemporaryBan:

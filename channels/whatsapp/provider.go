@@ -184,8 +184,9 @@ func (p *Provider) Start(ctx context.Context) error {
 	for _, rec := range recs {
 		s := p.newSession(rec)
 		switch {
-		case rec.Status.Terminal():
-			// Listed with its reason until deleted; no client.
+		case rec.Status.Terminal() && !(rec.Status == core.StatusFailed && rec.Reason == reasonReplaced):
+			// Listed with its reason until deleted; no client. (A replaced session's credentials
+			// are still valid: it is restored below like any paired session.)
 		case rec.JID == "":
 			if now.After(rec.CreatedAt.Add(p.cfg.UnpairedTTL)) {
 				if err := p.repo.DeleteSession(ctx, rec.ID); err != nil {

@@ -304,6 +304,11 @@ func (s *session) linkLost(reason string) {
 	s.scheduleReconnect()
 }
 
+// reasonReplaced is the reason of a session another client took over. It does not reconnect by
+// itself (two clients with the same credentials would take turns replacing each other, which
+// gets numbers banned), but its credentials are still valid: the next start restores it.
+const reasonReplaced = "replaced: another client connected with this session's credentials"
+
 // terminal ends the session's connection for a cause that reconnecting cannot fix (logged out,
 // replaced, outdated). The session stays listed with its reason until deleted.
 func (s *session) terminal(st core.SessionStatus, reason string, conn core.ConnectionState) {
