@@ -24,6 +24,7 @@ import (
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
+	"github.com/28web/hub/platform/memlimit"
 )
 
 // Migrate applies every pending migration and returns the process exit code.
@@ -78,6 +79,7 @@ func Serve(name string, cfg *config.Config, logger *slog.Logger, stdout io.Write
 			slog.String("keyFile", filepath.Join(cfg.DataDir(), config.APIKeyFile)))
 	}
 	bus.RouteRedisLogs(logger)
+	memlimit.Apply(cfg.Memory, logger)
 	if len(cfg.Unused) > 0 {
 		logger.Warn("ignoring browser-only settings of the seed gateway", slog.Any("variables", cfg.Unused))
 	}

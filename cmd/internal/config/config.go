@@ -28,6 +28,7 @@ import (
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
 	"github.com/28web/hub/platform/log"
+	"github.com/28web/hub/platform/memlimit"
 	"github.com/28web/hub/platform/outbox"
 )
 
@@ -63,6 +64,7 @@ type Config struct {
 	Health   HealthConfig      `koanf:"health"`
 	Queue    pipeline.Config   `koanf:"queue"`
 	Media    media.Config      `koanf:"media"`
+	Memory   memlimit.Config   `koanf:"memory"`
 	WhatsApp whatsapp.Config   `koanf:"whatsapp"`
 	Hub      HubConfig         `koanf:"hub"`
 
@@ -260,6 +262,7 @@ func (c *Config) SetDefaults() {
 	c.Webhook.SetDefaults()
 	c.Queue.SetDefaults()
 	c.Media.SetDefaults()
+	c.Memory.SetDefaults()
 	c.WhatsApp.SetDefaults()
 }
 
@@ -308,7 +311,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("health.check_interval (HEALTH_CHECK_INTERVAL) must be at least 1000 ms"))
 	}
 	for name, v := range map[string]interface{ Validate() error }{
-		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "outbox": c.Outbox, "queue": c.Queue, "media": c.Media, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
+		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "outbox": c.Outbox, "queue": c.Queue, "media": c.Media, "memory": c.Memory, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
 	} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
