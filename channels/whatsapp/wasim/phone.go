@@ -685,6 +685,7 @@ func (p *Phone) handleReceipt(node *waBinary.Node) {
 	}
 	p.publish(nil, &r)
 	if r.Type == "retry" {
+		p.sim.log.Debug("phone got a retry receipt", slog.String("id", r.IDs[0]), slog.String("from", from.String()))
 		if err := p.handleRetry(node, from); err != nil {
 			p.sim.log.Info("phone retry", slog.String("id", r.IDs[0]), slog.Any("error", err))
 		}
@@ -737,6 +738,7 @@ func (p *Phone) handleRetry(node *waBinary.Node, from types.JID) error {
 		attrs["edit"] = e
 	}
 	s.handleMessage(p.dev, nil, &waBinary.Node{Tag: "message", Attrs: attrs, Content: []waBinary.Node{enc}})
+	s.log.Debug("phone answered a retry receipt", slog.String("id", id), slog.String("to", from.String()), slog.Int("count", count))
 	return nil
 }
 

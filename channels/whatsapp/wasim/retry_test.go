@@ -15,6 +15,13 @@ import (
 func TestCorruptedCiphertextIsRetried(t *testing.T) {
 	t.Parallel()
 	sim := newSim(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range sim.Routed() {
+				t.Logf("routed: %+v", r)
+			}
+		}
+	})
 	phoneA := newPhone(t, sim, "5511999990501")
 	phoneB := newPhone(t, sim, "5511999990502")
 	a := newPairedClient(t, sim, phoneA, "a")
