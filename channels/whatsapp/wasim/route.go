@@ -313,7 +313,10 @@ func (s *Simulator) handleAck(c *conn, node *waBinary.Node) {
 
 // ackLocked drops an acknowledged stanza from the device's queue. Caller holds s.mu.
 func (s *Simulator) ackLocked(d *device, key string) {
-	for i, st := range d.queue {
+	// Only what the device was sent can be acknowledged: a message may be acknowledged twice (its
+	// receipt, then its ack), and a phone's retry resend reuses the id, so the second ack must
+	// not take the resend still waiting in the queue with the same key.
+	for i, st := range d.queue[:d.sent] {
 		if st.key != key {
 			continue
 		}
