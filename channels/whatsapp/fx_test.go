@@ -18,26 +18,18 @@ import (
 
 func TestModuleWiring(t *testing.T) {
 	d := dbtest.SQLite(t, migrations.Whatsapp)
-	var prov struct {
-		fx.In
-		Channels []core.Provider `group:"channels"`
-	}
+	var channels []core.Provider
 	app := fxtest.New(t,
 		fx.Supply(whatsapp.Config{}, d, slog.New(slog.DiscardHandler)),
 		fx.Provide(func() core.EventSink { return channeltest.NewRecorder() }),
 		whatsapp.Module,
-		fx.Invoke(func(p struct {
-			fx.In
-			Channels []core.Provider `group:"channels"`
-		}) {
-			prov.Channels = p.Channels
-		}),
+		fx.Invoke(fx.Annotate(func(ps []core.Provider) { channels = ps }, fx.ParamTags(core.ChannelsGroup))),
 		fx.NopLogger,
 	)
 	app.RequireStart()
-	require.Len(t, prov.Channels, 1)
-	require.Equal(t, whatsapp.Channel, prov.Channels[0].Info().Channel)
-	all, err := prov.Channels[0].Sessions(t.Context())
+	require.Len(t, channels, 1)
+	require.Equal(t, whatsapp.Channel, channels[0].Info().Channel)
+	all, err := channels[0].Sessions(t.Context())
 	require.NoError(t, err)
 	require.Empty(t, all)
 	app.RequireStop()

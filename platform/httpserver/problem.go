@@ -18,12 +18,7 @@ const problemType = "about:blank"
 // as huma's ErrorModel. The middleware and the mux's 404/405 use it; raw
 // handlers should too.
 func WriteProblem(w http.ResponseWriter, status int, detail string) {
-	body, err := json.Marshal(&huma.ErrorModel{
-		Type:   problemType,
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: detail,
-	})
+	body, err := problemBody(status, detail)
 	if err != nil {
 		// Marshalling a struct of strings and an int cannot fail; keep the
 		// status even so.
@@ -35,7 +30,14 @@ func WriteProblem(w http.ResponseWriter, status int, detail string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Del("Content-Length")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
+}
+
+// problemBody is the problem+json body (newline-terminated) of a problem
+// that needs no type beyond its status.
+func problemBody(status int, detail string) ([]byte, error) {
+	body, err := json.Marshal(&huma.ErrorModel{Type: problemType, Title: http.StatusText(status), Status: status, Detail: detail})
+	return append(body, '\n'), err
 }
 
 // ErrorMapping maps every error matching Target (errors.Is) to Status. The

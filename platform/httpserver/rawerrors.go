@@ -2,15 +2,11 @@ package httpserver
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
-
-	"github.com/danielgtaylor/huma/v2"
 )
 
 // net/http answers requests it cannot parse (a raw "%" in the path, a NUL in
@@ -49,7 +45,6 @@ func (l *problemListener) Accept() (net.Conn, error) {
 type problemConn struct {
 	net.Conn
 	observe rawErrorObserver
-	mu      sync.Mutex
 }
 
 func (c *problemConn) Write(p []byte) (int, error) {
@@ -57,8 +52,6 @@ func (c *problemConn) Write(p []byte) (int, error) {
 	if !ok {
 		return c.Conn.Write(p)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if _, err := c.Conn.Write(problemResponse(status, detail)); err != nil {
 		return 0, err
 	}
@@ -88,16 +81,10 @@ func parseRawError(p []byte) (status int, detail string, ok bool) {
 }
 
 func problemResponse(status int, detail string) []byte {
-	body, err := json.Marshal(&huma.ErrorModel{
-		Type:   problemType,
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: "the request could not be parsed: " + detail,
-	})
+	body, err := problemBody(status, "the request could not be parsed: "+detail)
 	if err != nil {
-		body = []byte(`{"type":"about:blank","status":` + strconv.Itoa(status) + `}`)
+		body = []byte(`{"type":"about:blank","status":` + strconv.Itoa(status) + "}\n")
 	}
-	body = append(body, '\n')
 	var b bytes.Buffer
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) + "\r\n")
 	b.WriteString("Content-Type: application/problem+json\r\n")

@@ -115,5 +115,9 @@ func Apply(cfg Config, logger *slog.Logger) {
 	if limit > 0 {
 		debug.SetMemoryLimit(limit)
 	}
-	logger.Info("memory limit", slog.String("source", string(source)), slog.Int64("limitBytes", debug.SetMemoryLimit(-1)))
+	if current := debug.SetMemoryLimit(-1); current != math.MaxInt64 {
+		logger.Info("memory limit", slog.String("source", string(source)), slog.Int64("limitBytes", current))
+		return
+	}
+	logger.Info("memory limit: none (no GOMEMLIMIT, memory.limit_bytes or container limit)")
 }
