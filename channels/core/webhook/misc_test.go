@@ -70,7 +70,13 @@ func TestMetrics(t *testing.T) {
 	require.NoError(t, svc.Ingest(t.Context(), ev))
 	deliveryOf(t, svc, ev.ID, webhook.StatusSucceeded)
 
-	values := gather(t, reg)
+	// The counters move just after the delivery row is updated, so poll them.
+	var values map[string]float64
+	waitFor(t, "the success to be counted", func() bool {
+		values = gather(t, reg)
+		return values[`gateway_webhook_attempt_duration_seconds_count`] == 2 &&
+			values[`gateway_webhook_deliveries_total{status="succeeded"}`] == 1
+	})
 	assert.Equal(t, 1.0, values[`gateway_webhook_attempts_total{outcome="failure"}`])
 	assert.Equal(t, 1.0, values[`gateway_webhook_attempts_total{outcome="success"}`])
 	assert.Equal(t, 1.0, values[`gateway_webhook_deliveries_total{status="succeeded"}`])
