@@ -32,6 +32,13 @@ var whatsappFS embed.FS
 // Whatsapp holds the WhatsApp channel's own tables: session ↔ device mapping, received media refs.
 var Whatsapp = Set{Name: "whatsapp", FS: whatsappFS, Dir: "whatsapp"}
 
+//go:embed whatsappcloud
+var whatsappCloudFS embed.FS
+
+// WhatsappCloud holds the Cloud API channel's own tables: sealed credentials, wamid map, stored
+// webhook notifications, customer windows, received media ids.
+var WhatsappCloud = Set{Name: "whatsappcloud", FS: whatsappCloudFS, Dir: "whatsappcloud"}
+
 //go:embed webhooks
 var webhooksFS embed.FS
 

@@ -15,13 +15,18 @@ const (
 	MessageLocation MessageType = "location"
 	MessageContact  MessageType = "contact"
 	MessageReaction MessageType = "reaction"
+	// MessageTemplate is a pre-approved template filled with parameters (channels with
+	// TemplateManager; the WhatsApp Business Cloud API requires one outside the 24 h window).
+	MessageTemplate MessageType = "template"
+	// MessageInteractive carries reply buttons or a list to pick from.
+	MessageInteractive MessageType = "interactive"
 	// MessageUnknown is an inbound message whose content the channel does not map.
 	MessageUnknown MessageType = "unknown"
 )
 
 // OutgoingMessageTypes lists the types a client may send, for API enums.
 var OutgoingMessageTypes = []MessageType{MessageText, MessageImage, MessageVideo, MessageAudio,
-	MessageDocument, MessageSticker, MessageLocation, MessageContact, MessageReaction}
+	MessageDocument, MessageSticker, MessageLocation, MessageContact, MessageReaction, MessageTemplate, MessageInteractive}
 
 // IsMedia reports whether the type carries a media attachment.
 func (t MessageType) IsMedia() bool {
@@ -49,12 +54,123 @@ type OutgoingMessage struct {
 	// LinkPreview asks the channel to render a preview of the first link in Text.
 	LinkPreview bool `json:"linkPreview,omitempty"`
 	// QuotedMessageID makes this message a reply.
-	QuotedMessageID MessageID  `json:"quotedMessageId,omitempty"`
-	Media           *Media     `json:"media,omitempty"`
-	Location        *Location  `json:"location,omitempty"`
-	Contact         *VCard     `json:"contact,omitempty"`
-	Reaction        *Reaction  `json:"reaction,omitempty"`
-	SendAt          *time.Time `json:"sendAt,omitempty"`
+	QuotedMessageID MessageID        `json:"quotedMessageId,omitempty"`
+	Media           *Media           `json:"media,omitempty"`
+	Location        *Location        `json:"location,omitempty"`
+	Contact         *VCard           `json:"contact,omitempty"`
+	Reaction        *Reaction        `json:"reaction,omitempty"`
+	Template        *TemplateMessage `json:"template,omitempty"`
+	Interactive     *Interactive     `json:"interactive,omitempty"`
+	SendAt          *time.Time       `json:"sendAt,omitempty"`
+}
+
+// TemplateMessage names a template and fills its placeholders.
+type TemplateMessage struct {
+	Name     string `json:"name"`
+	Language string `json:"language"`
+	// Components give the parameters of the template's header, body and buttons.
+	Components []TemplateComponentParams `json:"components,omitempty"`
+}
+
+// Template component kinds, as TemplateComponentParams and TemplateComponent name them.
+const (
+	TemplateHeader  = "header"
+	TemplateBody    = "body"
+	TemplateFooter  = "footer"
+	TemplateButtons = "buttons"
+	// TemplateButton is one button's parameters in a message (Index says which).
+	TemplateButton = "button"
+)
+
+// TemplateComponentParams fills one component's placeholders, in order ({{1}}, {{2}}, …).
+type TemplateComponentParams struct {
+	// Type is header, body or button.
+	Type string `json:"type"`
+	// SubType is a button's kind (quick_reply, url); Index its position.
+	SubType    string              `json:"subType,omitempty"`
+	Index      int                 `json:"index,omitempty"`
+	Parameters []TemplateParameter `json:"parameters"`
+}
+
+// TemplateParameter is one placeholder's value: text, a button payload, or a header's media.
+type TemplateParameter struct {
+	// Type is text, payload, image, video or document.
+	Type     string `json:"type"`
+	Text     string `json:"text,omitempty"`
+	Payload  string `json:"payload,omitempty"`
+	MediaURL string `json:"mediaUrl,omitempty"`
+}
+
+// Interactive is a message with reply buttons (Type button) or a list of choices (Type list).
+type Interactive struct {
+	Type   string `json:"type"`
+	Header string `json:"header,omitempty"`
+	Body   string `json:"body"`
+	Footer string `json:"footer,omitempty"`
+	// Buttons are the reply buttons of a button message (1–3).
+	Buttons []InteractiveButton `json:"buttons,omitempty"`
+	// ListButton labels the button that opens a list; Sections hold its rows.
+	ListButton string               `json:"listButton,omitempty"`
+	Sections   []InteractiveSection `json:"sections,omitempty"`
+}
+
+// Interactive message kinds.
+const (
+	InteractiveButtons = "button"
+	InteractiveList    = "list"
+)
+
+// InteractiveButton is a reply button; ID comes back when the customer taps it.
+type InteractiveButton struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// InteractiveSection groups the rows of a list.
+type InteractiveSection struct {
+	Title string           `json:"title,omitempty"`
+	Rows  []InteractiveRow `json:"rows"`
+}
+
+// InteractiveRow is one choice of a list.
+type InteractiveRow struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+}
+
+// Template is a message template as its channel holds it.
+type Template struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Language string `json:"language"`
+	// Category is MARKETING, UTILITY or AUTHENTICATION.
+	Category string `json:"category"`
+	// Status is the channel's review state: APPROVED templates can be sent.
+	Status     string              `json:"status"`
+	Components []TemplateComponent `json:"components"`
+}
+
+// TemplateApproved is the status of a template that can be sent.
+const TemplateApproved = "APPROVED"
+
+// TemplateComponent is one part of a template's definition.
+type TemplateComponent struct {
+	// Type is header, body, footer or buttons.
+	Type string `json:"type"`
+	// Format is a header's kind: text, image, video, document or location.
+	Format  string                     `json:"format,omitempty"`
+	Text    string                     `json:"text,omitempty"`
+	Buttons []TemplateButtonDefinition `json:"buttons,omitempty"`
+}
+
+// TemplateButtonDefinition is one button of a template.
+type TemplateButtonDefinition struct {
+	// Type is quick_reply, url or phone_number.
+	Type        string `json:"type"`
+	Text        string `json:"text"`
+	URL         string `json:"url,omitempty"`
+	PhoneNumber string `json:"phoneNumber,omitempty"`
 }
 
 // Media is an attachment: either a URL the gateway fetches or inline bytes.

@@ -115,6 +115,24 @@ type MediaDownloader interface {
 	DownloadMedia(ctx context.Context, id SessionID, msg MessageID) (DownloadedMedia, error)
 }
 
+// TemplateManager keeps a session's message templates (channels whose network reviews them).
+type TemplateManager interface {
+	// Templates lists the session's templates, from cache when fresh.
+	Templates(ctx context.Context, id SessionID) ([]Template, error)
+	// CreateTemplate submits a template for review and returns it in its first status.
+	CreateTemplate(ctx context.Context, id SessionID, t Template) (Template, error)
+	// DeleteTemplate removes every language of the named template.
+	DeleteTemplate(ctx context.Context, id SessionID, name string) error
+}
+
+// SendChecker refuses at accept time what the channel would refuse at send time for reasons only
+// it knows (a conversation window that closed, a template's parameters), so that the client
+// learns it from the 422 of its request rather than from a later message_failed. Errors wrap
+// ErrInvalid (or ErrNotFound for an unknown session).
+type SendChecker interface {
+	CheckSend(ctx context.Context, id SessionID, msg OutgoingMessage) error
+}
+
 // Capability names, as reported in NotSupportedError and the API.
 const (
 	CapabilityQRLogin     = "qr_login"
@@ -125,6 +143,7 @@ const (
 	CapabilityPresence    = "presence"
 	CapabilityMedia       = "media_download"
 	CapabilityContacts    = "contacts"
+	CapabilityTemplates   = "templates"
 )
 
 // As returns p as the capability T, or a *NotSupportedError naming capability.
@@ -161,6 +180,8 @@ func Capabilities(p Provider) []string {
 	add(ok, CapabilityMedia)
 	_, ok = p.(ContactBook)
 	add(ok, CapabilityContacts)
+	_, ok = p.(TemplateManager)
+	add(ok, CapabilityTemplates)
 	return caps
 }
 

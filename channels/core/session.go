@@ -59,6 +59,9 @@ type Session struct {
 // CreateSessionRequest asks a provider to start a new session.
 type CreateSessionRequest struct {
 	ID SessionID
+	// Settings are the channel's own parameters (credentials of an account it does not pair by
+	// itself, for instance); a channel refuses unknown or missing ones with ErrInvalid.
+	Settings map[string]string
 }
 
 // SessionStats counts sessions by state, as the health endpoints report them.

@@ -69,6 +69,7 @@ func Register(api huma.API, d Deps) {
 	h.registerContacts(api)
 	h.registerHealth(api)
 	h.registerChannels(api)
+	h.registerTemplates(api)
 	Describe(api.OpenAPI())
 }
 

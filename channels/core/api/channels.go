@@ -12,7 +12,8 @@ import (
 
 // capabilityNames is the capabilities' enum: the names core.Capabilities reports.
 var capabilityNames = []any{core.CapabilityQRLogin, core.CapabilityPairingCode, core.CapabilityEdit,
-	core.CapabilityRevoke, core.CapabilityMarkRead, core.CapabilityPresence, core.CapabilityMedia, core.CapabilityContacts}
+	core.CapabilityRevoke, core.CapabilityMarkRead, core.CapabilityPresence, core.CapabilityMedia, core.CapabilityContacts,
+	core.CapabilityTemplates}
 
 // Capability is the name of an optional operation of a channel.
 type Capability string

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -27,18 +28,20 @@ const maxSendBody = 23 << 20
 
 // SendMessageRequest is a message to send. Which fields apply depends on type.
 type SendMessageRequest struct {
-	ID              string           `json:"id,omitempty" pattern:"^[A-Za-z0-9_.-]{1,128}$" doc:"Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike." example:"3EB0C431C26A1916E07E"`
-	To              string           `json:"to" minLength:"3" maxLength:"128" doc:"Recipient, in the session's channel's address format (checked at accept: 422 otherwise). On WhatsApp: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id (JID)." example:"+55 11 99999-0001"`
-	Type            core.MessageType `json:"type" enum:"text,image,video,audio,document,sticker,location,contact,reaction" doc:"What the message carries." example:"text"`
-	Text            string           `json:"text,omitempty" maxLength:"65536" doc:"Body of a text message, or caption of an image, video or document." example:"Hello! How can we help?"`
-	Mentions        []string         `json:"mentions,omitempty" maxItems:"256" doc:"Chat ids mentioned in text." example:"[\"5511999990002@s.whatsapp.net\"]"`
-	LinkPreview     bool             `json:"linkPreview,omitempty" doc:"Render a preview of the first link in text."`
-	QuotedMessageID string           `json:"quotedMessageId,omitempty" maxLength:"128" doc:"Reply to this message id."`
-	Media           *MediaInput      `json:"media,omitempty" doc:"Attachment of image, video, audio, document and sticker messages."`
-	Location        *LocationInput   `json:"location,omitempty" doc:"Point of a location message."`
-	Contact         *ContactInput    `json:"contact,omitempty" doc:"Card of a contact message."`
-	Reaction        *ReactionInput   `json:"reaction,omitempty" doc:"Reaction of a reaction message."`
-	SendAt          *time.Time       `json:"sendAt,omitempty" doc:"Send at this time instead of now (kept across restarts)." example:"2026-12-01T09:00:00Z"`
+	ID              string            `json:"id,omitempty" pattern:"^[A-Za-z0-9_.-]{1,128}$" doc:"Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike." example:"3EB0C431C26A1916E07E"`
+	To              string            `json:"to" minLength:"3" maxLength:"128" doc:"Recipient, in the session's channel's address format (checked at accept: 422 otherwise). On WhatsApp: a phone number in any common format (normalised to E.164 and resolved on WhatsApp) or a chat id (JID)." example:"+55 11 99999-0001"`
+	Type            core.MessageType  `json:"type" enum:"text,image,video,audio,document,sticker,location,contact,reaction,template,interactive" doc:"What the message carries; GET /channels lists the types each channel sends (others answer 422)." example:"text"`
+	Text            string            `json:"text,omitempty" maxLength:"65536" doc:"Body of a text message, or caption of an image, video or document." example:"Hello! How can we help?"`
+	Mentions        []string          `json:"mentions,omitempty" maxItems:"256" doc:"Chat ids mentioned in text." example:"[\"5511999990002@s.whatsapp.net\"]"`
+	LinkPreview     bool              `json:"linkPreview,omitempty" doc:"Render a preview of the first link in text."`
+	QuotedMessageID string            `json:"quotedMessageId,omitempty" maxLength:"128" doc:"Reply to this message id."`
+	Media           *MediaInput       `json:"media,omitempty" doc:"Attachment of image, video, audio, document and sticker messages."`
+	Location        *LocationInput    `json:"location,omitempty" doc:"Point of a location message."`
+	Contact         *ContactInput     `json:"contact,omitempty" doc:"Card of a contact message."`
+	Reaction        *ReactionInput    `json:"reaction,omitempty" doc:"Reaction of a reaction message."`
+	Template        *TemplateInput    `json:"template,omitempty" doc:"Template of a template message: an approved template of the session (GET /sessions/{id}/templates) with its parameters, checked against it at accept."`
+	Interactive     *InteractiveInput `json:"interactive,omitempty" doc:"Buttons or list of an interactive message."`
+	SendAt          *time.Time        `json:"sendAt,omitempty" doc:"Send at this time instead of now (kept across restarts)." example:"2026-12-01T09:00:00Z"`
 }
 
 // MediaInput is an attachment given by URL or inline.
@@ -68,6 +71,59 @@ type ContactInput struct {
 type ReactionInput struct {
 	MessageID string `json:"messageId" minLength:"1" maxLength:"128" example:"3EB0C431C26A1916E07E"`
 	Emoji     string `json:"emoji" maxLength:"32" example:"👍"`
+}
+
+// TemplateInput names a template and fills its placeholders.
+type TemplateInput struct {
+	Name       string                   `json:"name" minLength:"1" maxLength:"512" pattern:"^[a-z0-9_]+$" doc:"The template's name." example:"order_update"`
+	Language   string                   `json:"language" minLength:"2" maxLength:"15" pattern:"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$" doc:"The template's language code." example:"pt_BR"`
+	Components []TemplateComponentInput `json:"components,omitempty" maxItems:"12" doc:"Parameters of the header, body and buttons, in placeholder order."`
+}
+
+// TemplateComponentInput fills one component's placeholders.
+type TemplateComponentInput struct {
+	Type       string                   `json:"type" enum:"header,body,button" doc:"The component the parameters fill."`
+	SubType    string                   `json:"subType,omitempty" enum:"quick_reply,url" doc:"A button's kind."`
+	Index      int                      `json:"index,omitempty" minimum:"0" maximum:"9" doc:"A button's position."`
+	Parameters []TemplateParameterInput `json:"parameters" maxItems:"32"`
+}
+
+// TemplateParameterInput is one placeholder's value.
+type TemplateParameterInput struct {
+	Type     string `json:"type" enum:"text,payload,image,video,document" doc:"text for {{n}} placeholders, payload for quick-reply buttons, image/video/document for a media header."`
+	Text     string `json:"text,omitempty" maxLength:"1024" example:"Maria"`
+	Payload  string `json:"payload,omitempty" maxLength:"256"`
+	MediaURL string `json:"mediaUrl,omitempty" maxLength:"2048" format:"uri" doc:"Public https URL of a media header."`
+}
+
+// InteractiveInput is a message with reply buttons or a list.
+type InteractiveInput struct {
+	Type       string                    `json:"type" enum:"button,list" doc:"button: up to 3 reply buttons; list: a button opening sections of rows."`
+	Header     string                    `json:"header,omitempty" maxLength:"60"`
+	Body       string                    `json:"body" minLength:"1" maxLength:"1024" example:"How can we help?"`
+	Footer     string                    `json:"footer,omitempty" maxLength:"60"`
+	Buttons    []InteractiveButtonInput  `json:"buttons,omitempty" maxItems:"3" doc:"The reply buttons of a button message (1–3)."`
+	ListButton string                    `json:"listButton,omitempty" maxLength:"20" doc:"Label of the button opening a list."`
+	Sections   []InteractiveSectionInput `json:"sections,omitempty" maxItems:"10" doc:"The sections of a list (10 rows in all at most)."`
+}
+
+// InteractiveButtonInput is a reply button.
+type InteractiveButtonInput struct {
+	ID    string `json:"id" minLength:"1" maxLength:"256" example:"yes"`
+	Title string `json:"title" minLength:"1" maxLength:"20" example:"Yes"`
+}
+
+// InteractiveSectionInput groups the rows of a list.
+type InteractiveSectionInput struct {
+	Title string                `json:"title,omitempty" maxLength:"24"`
+	Rows  []InteractiveRowInput `json:"rows" minItems:"1" maxItems:"10"`
+}
+
+// InteractiveRowInput is one choice of a list.
+type InteractiveRowInput struct {
+	ID          string `json:"id" minLength:"1" maxLength:"200"`
+	Title       string `json:"title" minLength:"1" maxLength:"24"`
+	Description string `json:"description,omitempty" maxLength:"72"`
 }
 
 var (
@@ -122,6 +178,37 @@ func (b *SendMessageRequest) Resolve(_ huma.Context, prefix *huma.PathBuffer) []
 		if b.Reaction == nil {
 			bad("reaction", "a reaction message needs reaction", nil)
 		}
+	case core.MessageTemplate:
+		if b.Template == nil {
+			bad("template", "a template message needs template", nil)
+		}
+	case core.MessageInteractive:
+		if b.Interactive == nil {
+			bad("interactive", "an interactive message needs interactive", nil)
+			break
+		}
+		rows := 0
+		for _, s := range b.Interactive.Sections {
+			rows += len(s.Rows)
+		}
+		switch b.Interactive.Type {
+		case core.InteractiveButtons:
+			if len(b.Interactive.Buttons) == 0 || len(b.Interactive.Sections) > 0 {
+				bad("interactive.buttons", "a button message needs 1 to 3 buttons and no sections", nil)
+			}
+		case core.InteractiveList:
+			if len(b.Interactive.Sections) == 0 || len(b.Interactive.Buttons) > 0 || b.Interactive.ListButton == "" {
+				bad("interactive.sections", "a list message needs listButton and sections, and no buttons", nil)
+			} else if rows > 10 {
+				bad("interactive.sections", "a list holds 10 rows at most", rows)
+			}
+		}
+	}
+	if b.Template != nil && b.Type != core.MessageTemplate {
+		bad("template", "only template messages carry template", nil)
+	}
+	if b.Interactive != nil && b.Type != core.MessageInteractive {
+		bad("interactive", "only interactive messages carry interactive", nil)
 	}
 	if b.Media != nil && !b.Type.IsMedia() {
 		bad("media", "only media types carry media", nil)
@@ -155,6 +242,29 @@ func (b *SendMessageRequest) outgoing() core.OutgoingMessage {
 	}
 	if b.Reaction != nil {
 		m.Reaction = &core.Reaction{MessageID: core.MessageID(b.Reaction.MessageID), Emoji: b.Reaction.Emoji}
+	}
+	if t := b.Template; t != nil {
+		m.Template = &core.TemplateMessage{Name: t.Name, Language: t.Language}
+		for _, c := range t.Components {
+			params := make([]core.TemplateParameter, len(c.Parameters))
+			for i, p := range c.Parameters {
+				params[i] = core.TemplateParameter{Type: p.Type, Text: p.Text, Payload: p.Payload, MediaURL: p.MediaURL}
+			}
+			m.Template.Components = append(m.Template.Components, core.TemplateComponentParams{Type: c.Type, SubType: c.SubType, Index: c.Index, Parameters: params})
+		}
+	}
+	if in := b.Interactive; in != nil {
+		m.Interactive = &core.Interactive{Type: in.Type, Header: in.Header, Body: in.Body, Footer: in.Footer, ListButton: in.ListButton}
+		for _, btn := range in.Buttons {
+			m.Interactive.Buttons = append(m.Interactive.Buttons, core.InteractiveButton{ID: btn.ID, Title: btn.Title})
+		}
+		for _, s := range in.Sections {
+			sec := core.InteractiveSection{Title: s.Title}
+			for _, r := range s.Rows {
+				sec.Rows = append(sec.Rows, core.InteractiveRow{ID: r.ID, Title: r.Title, Description: r.Description})
+			}
+			m.Interactive.Sections = append(m.Interactive.Sections, sec)
+		}
 	}
 	return m
 }
@@ -331,6 +441,15 @@ func (h *Handlers) sendMessage(ctx context.Context, in *sendInput) (*messageOutp
 			Message: fmt.Sprintf("larger than the channel's %d bytes", info.MaxMediaBytes)})
 	}
 	req := pipeline.AcceptRequest{Session: in.ID, Message: in.Body.outgoing(), IdempotencyKey: in.IdempotencyKey}
+	if checker, ok := provider.(core.SendChecker); ok {
+		// What only the channel knows (a closed conversation window, a template's parameters).
+		if err := checker.CheckSend(ctx, in.ID, req.Message); err != nil {
+			if errors.Is(err, core.ErrInvalid) {
+				return nil, invalidField("body", nil, err)
+			}
+			return nil, err
+		}
+	}
 	if m := req.Message.Media; m != nil && m.URL != "" {
 		// Fetched now: a bad URL is refused at once, and the send never waits on it.
 		if err := h.fetchMedia(ctx, in.ID, m, info.MaxMediaBytes); err != nil {

@@ -62,6 +62,8 @@ type CreateSessionRequest struct {
 	ID core.SessionID `json:"id" pattern:"^[A-Za-z0-9_-]{1,64}$" maxLength:"64" doc:"Session id: letters, digits, '-' and '_'." example:"support-1"`
 	// Channel is the channel the session runs on; empty is the gateway's first channel.
 	Channel core.Channel `json:"channel,omitempty" pattern:"^[a-z0-9-]{1,32}$" maxLength:"32" doc:"The channel the session runs on, one of those GET /channels lists; default whatsapp (the gateway's default channel)." example:"whatsapp"`
+	// Settings are the channel's own parameters, passed to it as they are.
+	Settings map[string]string `json:"settings,omitempty" maxProperties:"16" doc:"The channel's own parameters. whatsapp takes none; whatsapp-cloud needs phoneNumberId, wabaId, accessToken, appSecret and verifyToken (secrets are stored encrypted and never shown again)." example:"{}"`
 	// Webhooks are the session's own webhook endpoints, besides the global APP_WEBHOOK_URL.
 	Webhooks []webhook.EndpointBody `json:"webhooks,omitempty" maxItems:"10" doc:"The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks."`
 }
@@ -185,7 +187,7 @@ func (h *Handlers) createSession(ctx context.Context, in *createSessionInput) (*
 			return nil, err
 		}
 	}
-	s, err := provider.CreateSession(ctx, core.CreateSessionRequest{ID: id})
+	s, err := provider.CreateSession(ctx, core.CreateSessionRequest{ID: id, Settings: in.Body.Settings})
 	if err != nil {
 		h.undoCreate(ctx, id)
 		return nil, err

@@ -26,6 +26,8 @@ type Features struct {
 	MediaDownload bool
 	// Contacts: the session has an address book (core.ContactBook).
 	Contacts bool
+	// Templates: the session keeps message templates (core.TemplateManager).
+	Templates bool
 	// Restore: paired sessions survive a provider restart on the same storage and reconnect
 	// without a new login.
 	Restore bool
@@ -49,6 +51,21 @@ type Env interface {
 	NewPeer(t *testing.T) Peer
 	// UnknownRecipient is an address no account of the network answers to.
 	UnknownRecipient() string
+}
+
+// SettingsEnv is an Env whose channel needs settings to create a session (credentials of an
+// account it does not pair by itself).
+type SettingsEnv interface {
+	// SessionSettings are the settings of a new session id, valid on the Env's network.
+	SessionSettings(t *testing.T, id core.SessionID) map[string]string
+}
+
+func createRequest(t *testing.T, env Env, id core.SessionID) core.CreateSessionRequest {
+	req := core.CreateSessionRequest{ID: id}
+	if se, ok := env.(SettingsEnv); ok {
+		req.Settings = se.SessionSettings(t, id)
+	}
+	return req
 }
 
 // Peer is an account of the network that the suite drives.
@@ -102,7 +119,7 @@ func sessionID(t *testing.T, suffix string) core.SessionID {
 // connected creates a session, pairs it and waits until it is connected.
 func (s suite) connected(t *testing.T, env Env, p core.Provider, rec *Recorder, id core.SessionID) core.Session {
 	t.Helper()
-	_, err := p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
+	_, err := p.CreateSession(t.Context(), createRequest(t, env, id))
 	require.NoError(t, err, "create session")
 	if s.f.QRLogin {
 		rec.Wait(t, s.f.Timeout, "qr_code", Is(id, func(*core.QRCodeEvent) bool { return true }))
@@ -123,13 +140,13 @@ func (s suite) sessionLifecycle(t *testing.T) {
 	p, rec := s.start(t, env)
 	id := sessionID(t, "life")
 
-	sess, err := p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
+	sess, err := p.CreateSession(t.Context(), createRequest(t, env, id))
 	require.NoError(t, err)
 	require.Equal(t, id, sess.ID)
 	require.Contains(t, []core.SessionStatus{core.StatusConnecting, core.StatusQRCode}, sess.Status)
 	require.Equal(t, p.Info().Channel, sess.Channel)
 
-	_, err = p.CreateSession(t.Context(), core.CreateSessionRequest{ID: id})
+	_, err = p.CreateSession(t.Context(), createRequest(t, env, id))
 	require.ErrorIs(t, err, core.ErrConflict, "an id in use is a conflict")
 
 	got, err := p.Session(t.Context(), id)
@@ -207,7 +224,7 @@ func (s suite) badInput(t *testing.T) {
 
 	// A session that is not logged in cannot send.
 	id := sessionID(t, "nc")
-	_, err = p.CreateSession(ctx, core.CreateSessionRequest{ID: id})
+	_, err = p.CreateSession(ctx, createRequest(t, env, id))
 	require.NoError(t, err)
 	_, err = p.SendMessage(ctx, id, core.OutgoingMessage{To: env.UnknownRecipient(), Type: core.MessageText, Text: "x"})
 	require.ErrorIs(t, err, core.ErrNotConnected)
@@ -225,6 +242,7 @@ func (s suite) capabilities(t *testing.T) {
 		core.CapabilityPresence:    s.f.Presence,
 		core.CapabilityMedia:       s.f.MediaDownload,
 		core.CapabilityContacts:    s.f.Contacts,
+		core.CapabilityTemplates:   s.f.Templates,
 	}
 	has := core.Capabilities(p)
 	for name, claimed := range claims {

@@ -72,6 +72,9 @@ func (p *Projector) apply(ctx context.Context, st *store.Store, e core.Event) er
 	case *core.MessageAckEvent:
 		_, err := st.ApplyAck(ctx, e.SessionID, d.ID, d.Ack, e.Timestamp)
 		return err
+	case *core.MessageFailedEvent:
+		// The pipeline recorded its own failures already; this catches the network's later ones.
+		return st.ApplyFailure(ctx, e.SessionID, d.ID, d.Error, d.ErrorType)
 	case *core.MessageEditEvent:
 		_, err := st.ApplyEdit(ctx, e.SessionID, d.ID, d.Body, d.Timestamp)
 		return err

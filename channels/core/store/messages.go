@@ -202,6 +202,19 @@ func (s *Store) MarkFailed(ctx context.Context, session core.SessionID, id core.
 	return nil
 }
 
+// ApplyFailure ends a message its network reported as failed after accepting it (a status that
+// arrives after "sent"). Delivered and read messages stay as they are: a late failure report
+// does not undo a receipt.
+func (s *Store) ApplyFailure(ctx context.Context, session core.SessionID, id core.MessageID, reason, problemType string) error {
+	if _, err := s.db.NewUpdate().Model((*Message)(nil)).
+		Set("status = ?", core.MessageStatusFailed).Set("error = ?", reason).Set("error_type = ?", problemType).Set("updated_at = ?", now()).
+		Where("session_id = ? AND id = ? AND direction = ? AND status IN (?)", session, id, core.DirectionOut,
+			bun.List([]core.MessageStatus{core.MessageStatusQueued, core.MessageStatusSent})).Exec(ctx); err != nil {
+		return fmt.Errorf("apply failure of %s: %w", id, err)
+	}
+	return nil
+}
+
 // ScheduleRetry leaves a queued message whose attempt failed in the queue until at, with the
 // attempt's error. Claims skip it until then, and (see QueueOrder) what must stay behind it.
 func (s *Store) ScheduleRetry(ctx context.Context, session core.SessionID, id core.MessageID, at time.Time, reason string) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/channels/whatsapp"
+	"github.com/28web/hub/channels/whatsappcloud"
 	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/openapi"
@@ -48,7 +49,7 @@ func GatewayInfo() httpserver.APIInfo {
 
 // MigrationSets are the schema of every module a binary runs.
 func MigrationSets() []migrations.Set {
-	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.Webhooks, migrations.Outbox}
+	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.WhatsappCloud, migrations.Webhooks, migrations.Outbox}
 }
 
 // Platform wires configuration, logging, the database (migrated at start), the bus, the HTTP
@@ -115,9 +116,16 @@ func InProcessChannel(cfg whatsapp.Config, opts ...whatsapp.Option) fx.Option {
 	)
 }
 
-// Gateway is the standalone gateway: platform, core and the channel in-process.
+// CloudChannel runs the WhatsApp Business Cloud API channel in this process. opts go to the
+// channel (a Graph API client for tests).
+func CloudChannel(cfg whatsappcloud.Config, opts ...whatsappcloud.Option) fx.Option {
+	return fx.Options(fx.Supply(cfg, opts), whatsappcloud.Module)
+}
+
+// Gateway is the standalone gateway: platform, core and both channels in-process.
 func Gateway(cfg *config.Config, version string, logger *slog.Logger, channel ...whatsapp.Option) fx.Option {
 	return fx.Options(Platform(cfg, GatewayInfo(), version, logger), Core(cfg), InProcessChannel(cfg.WhatsApp, channel...),
+		CloudChannel(cfg.WhatsAppCloud),
 		// The gateway serves the committed documents its SDKs are generated from (a test keeps
 		// them equal to what the code generates).
 		fx.Supply(httpserver.DocumentsLoader(func() (httpserver.Documents, error) {
@@ -154,6 +162,7 @@ func OpenAPIDocument(info httpserver.APIInfo) (*huma.OpenAPI, error) {
 	api.Register(srv.API(), api.Deps{})
 	webhook.RegisterRoutes(srv.API(), nil, nil, srv.Errors())
 	webhook.DocumentWebhooks(srv.API())
+	whatsappcloud.RegisterRoutes(srv.API(), nil, srv.Errors())
 	metrics.Document(srv.API().OpenAPI())
 	return srv.API().OpenAPI(), nil
 }

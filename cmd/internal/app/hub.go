@@ -51,7 +51,7 @@ func RemoteChannel(hub config.HubConfig, busCfg bus.Config) fx.Option {
 // Hub is the hub: platform and core, with the channel in-process or in a remote gateway as
 // cfg.Hub.Channel says.
 func Hub(cfg *config.Config, version string, logger *slog.Logger, channel ...whatsapp.Option) fx.Option {
-	ch := InProcessChannel(cfg.WhatsApp, channel...)
+	ch := fx.Options(InProcessChannel(cfg.WhatsApp, channel...), CloudChannel(cfg.WhatsAppCloud))
 	if cfg.Hub.Channel == config.HubRemote {
 		ch = RemoteChannel(cfg.Hub, cfg.Bus)
 	}

@@ -78,6 +78,10 @@ func Serve(name string, cfg *config.Config, logger *slog.Logger, stdout io.Write
 			slog.String("notice", "generated_api_key"), slog.String("apiKey", cfg.HTTP.APIKey),
 			slog.String("keyFile", filepath.Join(cfg.DataDir(), config.APIKeyFile)))
 	}
+	if err := cfg.EnsureCloudKey(); err != nil {
+		logger.Error("whatsapp_cloud encryption key", log.ErrorAttr(err))
+		return 1
+	}
 	bus.RouteRedisLogs(logger)
 	memlimit.Apply(cfg.Memory, logger)
 	if len(cfg.Unused) > 0 {

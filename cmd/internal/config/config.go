@@ -24,6 +24,7 @@ import (
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/webhook"
 	"github.com/28web/hub/channels/whatsapp"
+	"github.com/28web/hub/channels/whatsappcloud"
 	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/httpserver"
@@ -66,7 +67,9 @@ type Config struct {
 	Media    media.Config      `koanf:"media"`
 	Memory   memlimit.Config   `koanf:"memory"`
 	WhatsApp whatsapp.Config   `koanf:"whatsapp"`
-	Hub      HubConfig         `koanf:"hub"`
+	// WhatsAppCloud is the WhatsApp Business Cloud API channel's section.
+	WhatsAppCloud whatsappcloud.Config `koanf:"whatsapp_cloud"`
+	Hub           HubConfig            `koanf:"hub"`
 
 	// Unused lists accepted environment variables that this gateway does not need (the seed's
 	// browser settings); start-up reports them.
@@ -264,6 +267,7 @@ func (c *Config) SetDefaults() {
 	c.Media.SetDefaults()
 	c.Memory.SetDefaults()
 	c.WhatsApp.SetDefaults()
+	c.WhatsAppCloud.SetDefaults()
 }
 
 // Validate reports every problem at once. The API key is not required here: outside production
@@ -311,7 +315,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("health.check_interval (HEALTH_CHECK_INTERVAL) must be at least 1000 ms"))
 	}
 	for name, v := range map[string]interface{ Validate() error }{
-		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "outbox": c.Outbox, "queue": c.Queue, "media": c.Media, "memory": c.Memory, "whatsapp": c.WhatsApp, "webhook": c.Webhook,
+		"log": c.Log, "db": &c.DB, "bus": &c.Bus, "outbox": c.Outbox, "queue": c.Queue, "media": c.Media, "memory": c.Memory, "whatsapp": c.WhatsApp, "whatsapp_cloud": c.WhatsAppCloud, "webhook": c.Webhook,
 	} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))

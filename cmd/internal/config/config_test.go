@@ -52,6 +52,8 @@ func TestEveryEnvName(t *testing.T) {
 		"PERFORMANCE_MONITORING=true",
 		"SESSIONS_PATH="+dir,
 		"LOG_LEVEL=debug",
+		"WHATSAPP_CLOUD_GRAPH_URL=http://127.0.0.1:8090",
+		"WHATSAPP_CLOUD_ENCRYPTION_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 		"HOME=/root", "PATH=/usr/bin", // unrelated variables are ignored
 	)
 	require.NoError(t, err)
@@ -69,7 +71,9 @@ func TestEveryEnvName(t *testing.T) {
 	require.True(t, cfg.PerformanceMonitoring)
 	require.Equal(t, dir, cfg.SessionsPath)
 	require.Equal(t, "debug", cfg.Log.Level)
-	require.Len(t, config.EnvNames(), 20, "a new variable needs a line in this test")
+	require.Equal(t, "http://127.0.0.1:8090", cfg.WhatsAppCloud.GraphURL)
+	require.Equal(t, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", cfg.WhatsAppCloud.EncryptionKey)
+	require.Len(t, config.EnvNames(), 22, "a new variable needs a line in this test")
 }
 
 // The private-target switches exist as variables for the simulator walk-through, and are refused

@@ -52,6 +52,8 @@ var envTable = map[string]envVar{
 	"SESSIONS_PATH":                 {key: "sessions_path"},
 	"LOG_LEVEL":                     {key: "log.level"},
 	"WASIM_URL":                     {key: "simulator_url", kind: envURL},
+	"WHATSAPP_CLOUD_GRAPH_URL":      {key: "whatsapp_cloud.graph_url", kind: envURL},
+	"WHATSAPP_CLOUD_ENCRYPTION_KEY": {key: "whatsapp_cloud.encryption_key", secret: true},
 	"HUB_CHANNEL":                   {key: "hub.channel"},
 	"GATEWAY_URL":                   {key: "hub.gateway_url", kind: envURL},
 	"GATEWAY_API_KEY":               {key: "hub.gateway_api_key", secret: true},
