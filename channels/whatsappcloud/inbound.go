@@ -361,6 +361,13 @@ func (p *Provider) coreIDOf(ctx context.Context, session core.SessionID, wamid s
 func (p *Provider) applyStatus(ctx context.Context, s *session, st Status) error {
 	row, err := p.repo.byWAMID(ctx, s.id, st.ID)
 	if errors.Is(err, core.ErrNotFound) {
+		// Perhaps sent a moment ago and not recorded yet: wait for the sends in flight.
+		s.inFlight.Lock()
+		//lint:ignore SA2001 an empty critical section on purpose: a barrier behind the sends in flight
+		s.inFlight.Unlock()
+		row, err = p.repo.byWAMID(ctx, s.id, st.ID)
+	}
+	if errors.Is(err, core.ErrNotFound) {
 		// Sent by another client of the same number: not this gateway's to report.
 		p.logger.Debug("status of an unknown message", slog.String(log.SessionKey, string(s.id)), slog.String("wamid", st.ID))
 		return nil

@@ -54,8 +54,10 @@ func (p *Provider) SendMessage(ctx context.Context, id core.SessionID, msg core.
 	if err != nil {
 		return core.SendResult{}, err
 	}
+	s.inFlight.RLock()
 	out, err := p.graph.send(ctx, s.token, s.phoneNumberID, payload)
 	if err != nil {
+		s.inFlight.RUnlock()
 		p.noteAuthFailure(ctx, s, err)
 		return core.SendResult{}, fmt.Errorf("send %s to %s: %w", msg.Type, waID, err)
 	}
@@ -67,7 +69,9 @@ func (p *Provider) SendMessage(ctx context.Context, id core.SessionID, msg core.
 	if coreID == "" {
 		coreID = core.MessageID(wamid)
 	}
-	if err := p.repo.recordSent(ctx, messageRow{SessionID: id, MessageID: coreID, WAMID: wamid, WaID: waID}); err != nil {
+	err = p.repo.recordSent(ctx, messageRow{SessionID: id, MessageID: coreID, WAMID: wamid, WaID: waID})
+	s.inFlight.RUnlock()
+	if err != nil {
 		// Sent, but its statuses cannot be matched: report it rather than send it again.
 		p.logger.Error("record sent message; its statuses will not be matched", slog.String(log.SessionKey, string(id)),
 			slog.String("messageId", string(coreID)), log.ErrorAttr(err))

@@ -24,6 +24,11 @@ type session struct {
 	// Secrets, decrypted; never logged.
 	token, appSecret, verifyToken string
 
+	// inFlight is held (shared) from a send's request to the recording of its wamid; a status of
+	// an unknown wamid takes it exclusively to wait for sends in flight before judging the wamid
+	// foreign (Meta may report "sent" before the send's answer is recorded).
+	inFlight sync.RWMutex
+
 	mu          sync.Mutex
 	status      core.SessionStatus
 	reason      string

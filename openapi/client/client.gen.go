@@ -27,6 +27,7 @@ const (
 	ChannelCapabilitiesPresence      ChannelCapabilities = "presence"
 	ChannelCapabilitiesQrLogin       ChannelCapabilities = "qr_login"
 	ChannelCapabilitiesRevokeMessage ChannelCapabilities = "revoke_message"
+	ChannelCapabilitiesTemplates     ChannelCapabilities = "templates"
 )
 
 // Valid indicates whether the value is a known member of the ChannelCapabilities enum.
@@ -48,6 +49,8 @@ func (e ChannelCapabilities) Valid() bool {
 		return true
 	case ChannelCapabilitiesRevokeMessage:
 		return true
+	case ChannelCapabilitiesTemplates:
+		return true
 	default:
 		return false
 	}
@@ -65,6 +68,27 @@ func (e ComponentStatusStatus) Valid() bool {
 	case ComponentStatusStatusDegraded:
 		return true
 	case ComponentStatusStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateTemplateRequestCategory.
+const (
+	CreateTemplateRequestCategoryAUTHENTICATION CreateTemplateRequestCategory = "AUTHENTICATION"
+	CreateTemplateRequestCategoryMARKETING      CreateTemplateRequestCategory = "MARKETING"
+	CreateTemplateRequestCategoryUTILITY        CreateTemplateRequestCategory = "UTILITY"
+)
+
+// Valid indicates whether the value is a known member of the CreateTemplateRequestCategory enum.
+func (e CreateTemplateRequestCategory) Valid() bool {
+	switch e {
+	case CreateTemplateRequestCategoryAUTHENTICATION:
+		return true
+	case CreateTemplateRequestCategoryMARKETING:
+		return true
+	case CreateTemplateRequestCategoryUTILITY:
 		return true
 	default:
 		return false
@@ -287,6 +311,24 @@ func (e EndpointBodyEvents) Valid() bool {
 	}
 }
 
+// Defines values for InteractiveInputType.
+const (
+	InteractiveInputTypeButton InteractiveInputType = "button"
+	InteractiveInputTypeList   InteractiveInputType = "list"
+)
+
+// Valid indicates whether the value is a known member of the InteractiveInputType enum.
+func (e InteractiveInputType) Valid() bool {
+	switch e {
+	case InteractiveInputTypeButton:
+		return true
+	case InteractiveInputTypeList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LivenessStatus.
 const (
 	LivenessStatusOk LivenessStatus = "ok"
@@ -487,15 +529,17 @@ func (e RedeliverRangeInputBodyEvent) Valid() bool {
 
 // Defines values for SendMessageRequestType.
 const (
-	SendMessageRequestTypeAudio    SendMessageRequestType = "audio"
-	SendMessageRequestTypeContact  SendMessageRequestType = "contact"
-	SendMessageRequestTypeDocument SendMessageRequestType = "document"
-	SendMessageRequestTypeImage    SendMessageRequestType = "image"
-	SendMessageRequestTypeLocation SendMessageRequestType = "location"
-	SendMessageRequestTypeReaction SendMessageRequestType = "reaction"
-	SendMessageRequestTypeSticker  SendMessageRequestType = "sticker"
-	SendMessageRequestTypeText     SendMessageRequestType = "text"
-	SendMessageRequestTypeVideo    SendMessageRequestType = "video"
+	SendMessageRequestTypeAudio       SendMessageRequestType = "audio"
+	SendMessageRequestTypeContact     SendMessageRequestType = "contact"
+	SendMessageRequestTypeDocument    SendMessageRequestType = "document"
+	SendMessageRequestTypeImage       SendMessageRequestType = "image"
+	SendMessageRequestTypeInteractive SendMessageRequestType = "interactive"
+	SendMessageRequestTypeLocation    SendMessageRequestType = "location"
+	SendMessageRequestTypeReaction    SendMessageRequestType = "reaction"
+	SendMessageRequestTypeSticker     SendMessageRequestType = "sticker"
+	SendMessageRequestTypeTemplate    SendMessageRequestType = "template"
+	SendMessageRequestTypeText        SendMessageRequestType = "text"
+	SendMessageRequestTypeVideo       SendMessageRequestType = "video"
 )
 
 // Valid indicates whether the value is a known member of the SendMessageRequestType enum.
@@ -509,11 +553,15 @@ func (e SendMessageRequestType) Valid() bool {
 		return true
 	case SendMessageRequestTypeImage:
 		return true
+	case SendMessageRequestTypeInteractive:
+		return true
 	case SendMessageRequestTypeLocation:
 		return true
 	case SendMessageRequestTypeReaction:
 		return true
 	case SendMessageRequestTypeSticker:
+		return true
+	case SendMessageRequestTypeTemplate:
 		return true
 	case SendMessageRequestTypeText:
 		return true
@@ -620,6 +668,189 @@ func (e SessionStatusEventStatus) Valid() bool {
 	case SessionStatusEventStatusLoggedOut:
 		return true
 	case SessionStatusEventStatusQrCode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StatusStatus.
+const (
+	StatusStatusDelivered StatusStatus = "delivered"
+	StatusStatusFailed    StatusStatus = "failed"
+	StatusStatusRead      StatusStatus = "read"
+	StatusStatusSent      StatusStatus = "sent"
+)
+
+// Valid indicates whether the value is a known member of the StatusStatus enum.
+func (e StatusStatus) Valid() bool {
+	switch e {
+	case StatusStatusDelivered:
+		return true
+	case StatusStatusFailed:
+		return true
+	case StatusStatusRead:
+		return true
+	case StatusStatusSent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateCategory.
+const (
+	TemplateCategoryAUTHENTICATION TemplateCategory = "AUTHENTICATION"
+	TemplateCategoryMARKETING      TemplateCategory = "MARKETING"
+	TemplateCategoryUTILITY        TemplateCategory = "UTILITY"
+)
+
+// Valid indicates whether the value is a known member of the TemplateCategory enum.
+func (e TemplateCategory) Valid() bool {
+	switch e {
+	case TemplateCategoryAUTHENTICATION:
+		return true
+	case TemplateCategoryMARKETING:
+		return true
+	case TemplateCategoryUTILITY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateButtonType.
+const (
+	TemplateButtonTypePhoneNumber TemplateButtonType = "phone_number"
+	TemplateButtonTypeQuickReply  TemplateButtonType = "quick_reply"
+	TemplateButtonTypeUrl         TemplateButtonType = "url"
+)
+
+// Valid indicates whether the value is a known member of the TemplateButtonType enum.
+func (e TemplateButtonType) Valid() bool {
+	switch e {
+	case TemplateButtonTypePhoneNumber:
+		return true
+	case TemplateButtonTypeQuickReply:
+		return true
+	case TemplateButtonTypeUrl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateComponentFormat.
+const (
+	TemplateComponentFormatDocument TemplateComponentFormat = "document"
+	TemplateComponentFormatImage    TemplateComponentFormat = "image"
+	TemplateComponentFormatLocation TemplateComponentFormat = "location"
+	TemplateComponentFormatText     TemplateComponentFormat = "text"
+	TemplateComponentFormatVideo    TemplateComponentFormat = "video"
+)
+
+// Valid indicates whether the value is a known member of the TemplateComponentFormat enum.
+func (e TemplateComponentFormat) Valid() bool {
+	switch e {
+	case TemplateComponentFormatDocument:
+		return true
+	case TemplateComponentFormatImage:
+		return true
+	case TemplateComponentFormatLocation:
+		return true
+	case TemplateComponentFormatText:
+		return true
+	case TemplateComponentFormatVideo:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateComponentType.
+const (
+	TemplateComponentTypeBody    TemplateComponentType = "body"
+	TemplateComponentTypeButtons TemplateComponentType = "buttons"
+	TemplateComponentTypeFooter  TemplateComponentType = "footer"
+	TemplateComponentTypeHeader  TemplateComponentType = "header"
+)
+
+// Valid indicates whether the value is a known member of the TemplateComponentType enum.
+func (e TemplateComponentType) Valid() bool {
+	switch e {
+	case TemplateComponentTypeBody:
+		return true
+	case TemplateComponentTypeButtons:
+		return true
+	case TemplateComponentTypeFooter:
+		return true
+	case TemplateComponentTypeHeader:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateComponentInputSubType.
+const (
+	TemplateComponentInputSubTypeQuickReply TemplateComponentInputSubType = "quick_reply"
+	TemplateComponentInputSubTypeUrl        TemplateComponentInputSubType = "url"
+)
+
+// Valid indicates whether the value is a known member of the TemplateComponentInputSubType enum.
+func (e TemplateComponentInputSubType) Valid() bool {
+	switch e {
+	case TemplateComponentInputSubTypeQuickReply:
+		return true
+	case TemplateComponentInputSubTypeUrl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateComponentInputType.
+const (
+	TemplateComponentInputTypeBody   TemplateComponentInputType = "body"
+	TemplateComponentInputTypeButton TemplateComponentInputType = "button"
+	TemplateComponentInputTypeHeader TemplateComponentInputType = "header"
+)
+
+// Valid indicates whether the value is a known member of the TemplateComponentInputType enum.
+func (e TemplateComponentInputType) Valid() bool {
+	switch e {
+	case TemplateComponentInputTypeBody:
+		return true
+	case TemplateComponentInputTypeButton:
+		return true
+	case TemplateComponentInputTypeHeader:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateParameterInputType.
+const (
+	TemplateParameterInputTypeDocument TemplateParameterInputType = "document"
+	TemplateParameterInputTypeImage    TemplateParameterInputType = "image"
+	TemplateParameterInputTypePayload  TemplateParameterInputType = "payload"
+	TemplateParameterInputTypeText     TemplateParameterInputType = "text"
+	TemplateParameterInputTypeVideo    TemplateParameterInputType = "video"
+)
+
+// Valid indicates whether the value is a known member of the TemplateParameterInputType enum.
+func (e TemplateParameterInputType) Valid() bool {
+	switch e {
+	case TemplateParameterInputTypeDocument:
+		return true
+	case TemplateParameterInputTypeImage:
+		return true
+	case TemplateParameterInputTypePayload:
+		return true
+	case TemplateParameterInputTypeText:
+		return true
+	case TemplateParameterInputTypeVideo:
 		return true
 	default:
 		return false
@@ -882,9 +1113,33 @@ type CreateSessionRequest struct {
 	// Example: support-1
 	Id string `json:"id"`
 
+	// Settings The channel's own parameters. whatsapp takes none; whatsapp-cloud needs phoneNumberId, wabaId, accessToken, appSecret and verifyToken (secrets are stored encrypted and never shown again).
+	//
+	// Example: {}
+	Settings *map[string]string `json:"settings,omitempty"`
+
 	// Webhooks The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks.
 	Webhooks *[]EndpointBody `json:"webhooks,omitempty"`
 }
+
+// CreateTemplateRequest defines model for CreateTemplateRequest.
+type CreateTemplateRequest struct {
+	Category CreateTemplateRequestCategory `json:"category"`
+
+	// Components A body is required; header, footer and buttons are optional.
+	Components *[]TemplateComponent `json:"components"`
+
+	// Language Example: pt_BR
+	Language string `json:"language"`
+
+	// Name Lower-case letters, digits and underscores.
+	//
+	// Example: order_update
+	Name string `json:"name"`
+}
+
+// CreateTemplateRequestCategory defines model for CreateTemplateRequest.Category.
+type CreateTemplateRequestCategory string
 
 // DeliveryDetail defines model for DeliveryDetail.
 type DeliveryDetail struct {
@@ -1145,6 +1400,126 @@ type ErrorModel struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// InboundButton defines model for InboundButton.
+type InboundButton struct {
+	Payload string `json:"payload"`
+	Text    string `json:"text"`
+}
+
+// InboundContext defines model for InboundContext.
+type InboundContext struct {
+	From string `json:"from"`
+	Id   string `json:"id"`
+}
+
+// InboundInteractive defines model for InboundInteractive.
+type InboundInteractive struct {
+	ButtonReply *InboundReply `json:"button_reply,omitempty"`
+	ListReply   *InboundReply `json:"list_reply,omitempty"`
+	Type        string        `json:"type"`
+}
+
+// InboundLocation defines model for InboundLocation.
+type InboundLocation struct {
+	Address   *string `json:"address,omitempty"`
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      *string `json:"name,omitempty"`
+}
+
+// InboundMedia defines model for InboundMedia.
+type InboundMedia struct {
+	Caption  *string `json:"caption,omitempty"`
+	Filename *string `json:"filename,omitempty"`
+	Id       string  `json:"id"`
+	MimeType string  `json:"mime_type"`
+	Sha256   *string `json:"sha256,omitempty"`
+}
+
+// InboundMessage defines model for InboundMessage.
+type InboundMessage struct {
+	Audio       *InboundMedia       `json:"audio,omitempty"`
+	Button      *InboundButton      `json:"button,omitempty"`
+	Context     *InboundContext     `json:"context,omitempty"`
+	Document    *InboundMedia       `json:"document,omitempty"`
+	From        string              `json:"from"`
+	Id          string              `json:"id"`
+	Image       *InboundMedia       `json:"image,omitempty"`
+	Interactive *InboundInteractive `json:"interactive,omitempty"`
+	Location    *InboundLocation    `json:"location,omitempty"`
+	Reaction    *InboundReaction    `json:"reaction,omitempty"`
+	Sticker     *InboundMedia       `json:"sticker,omitempty"`
+	Text        *InboundText        `json:"text,omitempty"`
+
+	// Timestamp Unix seconds.
+	Timestamp string        `json:"timestamp"`
+	Type      string        `json:"type"`
+	Video     *InboundMedia `json:"video,omitempty"`
+}
+
+// InboundReaction defines model for InboundReaction.
+type InboundReaction struct {
+	Emoji     string `json:"emoji"`
+	MessageId string `json:"message_id"`
+}
+
+// InboundReply defines model for InboundReply.
+type InboundReply struct {
+	Description *string `json:"description,omitempty"`
+	Id          string  `json:"id"`
+	Title       string  `json:"title"`
+}
+
+// InboundText defines model for InboundText.
+type InboundText struct {
+	Body string `json:"body"`
+}
+
+// InteractiveButtonInput defines model for InteractiveButtonInput.
+type InteractiveButtonInput struct {
+	// Id Example: yes
+	Id string `json:"id"`
+
+	// Title Example: Yes
+	Title string `json:"title"`
+}
+
+// InteractiveInput defines model for InteractiveInput.
+type InteractiveInput struct {
+	// Body Example: How can we help?
+	Body string `json:"body"`
+
+	// Buttons The reply buttons of a button message (1–3).
+	Buttons *[]InteractiveButtonInput `json:"buttons,omitempty"`
+	Footer  *string                   `json:"footer,omitempty"`
+	Header  *string                   `json:"header,omitempty"`
+
+	// ListButton Label of the button opening a list.
+	ListButton *string `json:"listButton,omitempty"`
+
+	// Sections The sections of a list (10 rows in all at most).
+	Sections *[]InteractiveSectionInput `json:"sections,omitempty"`
+
+	// Type button: up to 3 reply buttons; list: a button opening sections of rows.
+	Type InteractiveInputType `json:"type"`
+}
+
+// InteractiveInputType button: up to 3 reply buttons; list: a button opening sections of rows.
+type InteractiveInputType string
+
+// InteractiveRowInput defines model for InteractiveRowInput.
+type InteractiveRowInput struct {
+	Description *string `json:"description,omitempty"`
+	Id          string  `json:"id"`
+	Title       string  `json:"title"`
+}
+
+// InteractiveSectionInput defines model for InteractiveSectionInput.
+type InteractiveSectionInput struct {
+	Rows  *[]InteractiveRowInput `json:"rows"`
+	Title *string                `json:"title,omitempty"`
+}
+
 // Liveness defines model for Liveness.
 type Liveness struct {
 	Status        LivenessStatus `json:"status"`
@@ -1327,6 +1702,57 @@ type MessageRevokeEvent struct {
 	Timestamp    time.Time `json:"timestamp"`
 }
 
+// Notification defines model for Notification.
+type Notification struct {
+	Entry *[]NotificationEntry `json:"entry"`
+
+	// Object Example: whatsapp_business_account
+	Object string `json:"object"`
+}
+
+// NotificationChange defines model for NotificationChange.
+type NotificationChange struct {
+	// Field Example: messages
+	Field string            `json:"field"`
+	Value NotificationValue `json:"value"`
+}
+
+// NotificationContact defines model for NotificationContact.
+type NotificationContact struct {
+	Profile NotificationProfile `json:"profile"`
+	WaId    string              `json:"wa_id"`
+}
+
+// NotificationEntry defines model for NotificationEntry.
+type NotificationEntry struct {
+	Changes *[]NotificationChange `json:"changes"`
+
+	// Id The WhatsApp Business Account id.
+	Id string `json:"id"`
+}
+
+// NotificationMetadata defines model for NotificationMetadata.
+type NotificationMetadata struct {
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	PhoneNumberId      string `json:"phone_number_id"`
+}
+
+// NotificationProfile defines model for NotificationProfile.
+type NotificationProfile struct {
+	Name string `json:"name"`
+}
+
+// NotificationValue defines model for NotificationValue.
+type NotificationValue struct {
+	Contacts *[]NotificationContact `json:"contacts,omitempty"`
+	Messages *[]InboundMessage      `json:"messages,omitempty"`
+
+	// MessagingProduct Example: whatsapp
+	MessagingProduct string               `json:"messaging_product"`
+	Metadata         NotificationMetadata `json:"metadata"`
+	Statuses         *[]Status            `json:"statuses,omitempty"`
+}
+
 // PairingCode defines model for PairingCode.
 type PairingCode struct {
 	// Code Type it on the phone: Linked devices → Link with phone number.
@@ -1445,7 +1871,8 @@ type SendMessageRequest struct {
 	// Id Optional client-chosen message id, new for the session (409 if not); by default the gateway assigns one. A hub driving a gateway uses it so both name the message alike.
 	//
 	// Example: 3EB0C431C26A1916E07E
-	Id *string `json:"id,omitempty"`
+	Id          *string           `json:"id,omitempty"`
+	Interactive *InteractiveInput `json:"interactive,omitempty"`
 
 	// LinkPreview Render a preview of the first link in text.
 	LinkPreview *bool          `json:"linkPreview,omitempty"`
@@ -1464,7 +1891,8 @@ type SendMessageRequest struct {
 	// SendAt Send at this time instead of now (kept across restarts).
 	//
 	// Example: 2026-12-01T09:00:00Z
-	SendAt *time.Time `json:"sendAt,omitempty"`
+	SendAt   *time.Time     `json:"sendAt,omitempty"`
+	Template *TemplateInput `json:"template,omitempty"`
 
 	// Text Body of a text message, or caption of an image, video or document.
 	//
@@ -1476,13 +1904,13 @@ type SendMessageRequest struct {
 	// Example: +55 11 99999-0001
 	To string `json:"to"`
 
-	// Type What the message carries.
+	// Type What the message carries; GET /channels lists the types each channel sends (others answer 422).
 	//
 	// Example: text
 	Type SendMessageRequestType `json:"type"`
 }
 
-// SendMessageRequestType What the message carries.
+// SendMessageRequestType What the message carries; GET /channels lists the types each channel sends (others answer 422).
 //
 // Example: text
 type SendMessageRequestType string
@@ -1594,6 +2022,31 @@ type Stats struct {
 	QueueDepth int64 `json:"queueDepth"`
 }
 
+// Status defines model for Status.
+type Status struct {
+	Errors      *[]StatusError `json:"errors,omitempty"`
+	Id          string         `json:"id"`
+	RecipientId string         `json:"recipient_id"`
+	Status      StatusStatus   `json:"status"`
+	Timestamp   string         `json:"timestamp"`
+}
+
+// StatusStatus defines model for Status.Status.
+type StatusStatus string
+
+// StatusError defines model for StatusError.
+type StatusError struct {
+	Code      int64           `json:"code"`
+	ErrorData StatusErrorData `json:"error_data"`
+	Message   *string         `json:"message,omitempty"`
+	Title     string          `json:"title"`
+}
+
+// StatusErrorData defines model for StatusErrorData.
+type StatusErrorData struct {
+	Details string `json:"details"`
+}
+
 // System defines model for System.
 type System struct {
 	Cpu           SystemCPUStruct    `json:"cpu"`
@@ -1627,6 +2080,123 @@ type SystemMemoryStruct struct {
 	SystemUsedBytes   int64   `json:"systemUsedBytes"`
 	SystemUsedPercent float64 `json:"systemUsedPercent"`
 }
+
+// Template defines model for Template.
+type Template struct {
+	Category   TemplateCategory     `json:"category"`
+	Components *[]TemplateComponent `json:"components"`
+
+	// Id The channel's id of the template.
+	//
+	// Example: 1048576
+	Id string `json:"id"`
+
+	// Language Example: pt_BR
+	Language string `json:"language"`
+
+	// Name Example: order_update
+	Name string `json:"name"`
+
+	// Status The review state; only APPROVED templates can be sent.
+	//
+	// Example: APPROVED
+	Status string `json:"status"`
+}
+
+// TemplateCategory defines model for Template.Category.
+type TemplateCategory string
+
+// TemplateButton defines model for TemplateButton.
+type TemplateButton struct {
+	// PhoneNumber Example: +5511999990001
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+
+	// Text Example: Track
+	Text string             `json:"text"`
+	Type TemplateButtonType `json:"type"`
+
+	// Url Example: https://example.com/track/{{1}}
+	Url *string `json:"url,omitempty"`
+}
+
+// TemplateButtonType defines model for TemplateButton.Type.
+type TemplateButtonType string
+
+// TemplateComponent defines model for TemplateComponent.
+type TemplateComponent struct {
+	Buttons *[]TemplateButton `json:"buttons,omitempty"`
+
+	// Format A header's kind.
+	Format *TemplateComponentFormat `json:"format,omitempty"`
+
+	// Text The text, with {{1}}, {{2}}… placeholders.
+	//
+	// Example: Hello {{1}}, your order {{2}} is on its way.
+	Text *string               `json:"text,omitempty"`
+	Type TemplateComponentType `json:"type"`
+}
+
+// TemplateComponentFormat A header's kind.
+type TemplateComponentFormat string
+
+// TemplateComponentType defines model for TemplateComponent.Type.
+type TemplateComponentType string
+
+// TemplateComponentInput defines model for TemplateComponentInput.
+type TemplateComponentInput struct {
+	// Index A button's position.
+	Index      *int64                    `json:"index,omitempty"`
+	Parameters *[]TemplateParameterInput `json:"parameters"`
+
+	// SubType A button's kind.
+	SubType *TemplateComponentInputSubType `json:"subType,omitempty"`
+
+	// Type The component the parameters fill.
+	Type TemplateComponentInputType `json:"type"`
+}
+
+// TemplateComponentInputSubType A button's kind.
+type TemplateComponentInputSubType string
+
+// TemplateComponentInputType The component the parameters fill.
+type TemplateComponentInputType string
+
+// TemplateInput defines model for TemplateInput.
+type TemplateInput struct {
+	// Components Parameters of the header, body and buttons, in placeholder order.
+	Components *[]TemplateComponentInput `json:"components,omitempty"`
+
+	// Language The template's language code.
+	//
+	// Example: pt_BR
+	Language string `json:"language"`
+
+	// Name The template's name.
+	//
+	// Example: order_update
+	Name string `json:"name"`
+}
+
+// TemplateList defines model for TemplateList.
+type TemplateList struct {
+	Templates *[]Template `json:"templates"`
+}
+
+// TemplateParameterInput defines model for TemplateParameterInput.
+type TemplateParameterInput struct {
+	// MediaUrl Public https URL of a media header.
+	MediaUrl *string `json:"mediaUrl,omitempty"`
+	Payload  *string `json:"payload,omitempty"`
+
+	// Text Example: Maria
+	Text *string `json:"text,omitempty"`
+
+	// Type text for {{n}} placeholders, payload for quick-reply buttons, image/video/document for a media header.
+	Type TemplateParameterInputType `json:"type"`
+}
+
+// TemplateParameterInputType text for {{n}} placeholders, payload for quick-reply buttons, image/video/document for a media header.
+type TemplateParameterInputType string
 
 // VCard defines model for VCard.
 type VCard struct {
@@ -1728,6 +2298,24 @@ type ListWebhookDeliveriesParamsEvent string
 // ListWebhookDeliveriesParamsStatus defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParamsStatus string
 
+// VerifyCloudWebhookParams defines parameters for VerifyCloudWebhook.
+type VerifyCloudWebhookParams struct {
+	// HubMode Always subscribe.
+	HubMode *string `form:"hub.mode,omitempty" json:"hub.mode,omitempty"`
+
+	// HubVerifyToken The session's verifyToken.
+	HubVerifyToken *string `form:"hub.verify_token,omitempty" json:"hub.verify_token,omitempty"`
+
+	// HubChallenge Echoed back when the token matches.
+	HubChallenge *string `form:"hub.challenge,omitempty" json:"hub.challenge,omitempty"`
+}
+
+// ReceiveCloudNotificationParams defines parameters for ReceiveCloudNotification.
+type ReceiveCloudNotificationParams struct {
+	// XHubSignature256 sha256=<hex HMAC-SHA256 of the raw body with the app secret>.
+	XHubSignature256 *string `json:"X-Hub-Signature-256,omitempty"`
+}
+
 // CreateSessionJSONRequestBody defines body for CreateSession for application/json ContentType.
 type CreateSessionJSONRequestBody = CreateSessionRequest
 
@@ -1746,6 +2334,9 @@ type RequestPairingCodeJSONRequestBody = PairingCodeRequest
 // SendPresenceJSONRequestBody defines body for SendPresence for application/json ContentType.
 type SendPresenceJSONRequestBody = PresenceRequest
 
+// CreateTemplateJSONRequestBody defines body for CreateTemplate for application/json ContentType.
+type CreateTemplateJSONRequestBody = CreateTemplateRequest
+
 // CreateSessionWebhookJSONRequestBody defines body for CreateSessionWebhook for application/json ContentType.
 type CreateSessionWebhookJSONRequestBody = EndpointBody
 
@@ -1754,6 +2345,9 @@ type ReplaceSessionWebhooksJSONRequestBody = ReplaceInputBody
 
 // RedeliverFailedWebhookDeliveriesJSONRequestBody defines body for RedeliverFailedWebhookDeliveries for application/json ContentType.
 type RedeliverFailedWebhookDeliveriesJSONRequestBody = RedeliverRangeInputBody
+
+// ReceiveCloudNotificationJSONRequestBody defines body for ReceiveCloudNotification for application/json ContentType.
+type ReceiveCloudNotificationJSONRequestBody = Notification
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -2021,6 +2615,38 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/sessions/{id}/qr (the `GetSessionQR` operationId).
 	GetSessionQR(ctx context.Context, id string, params *GetSessionQRParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListTemplates List message templates
+	//
+	// The session's message templates with their review status (cached by the channel for a few minutes). 501 on a channel without templates.
+	//
+	// Corresponds with GET /api/v1/sessions/{id}/templates (the `ListTemplates` operationId).
+	ListTemplates(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTemplateWithBody Submit a message template
+	//
+	// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+	CreateTemplateWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTemplate Submit a message template
+	//
+	// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+	CreateTemplate(ctx context.Context, id string, body CreateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTemplate Delete a message template
+	//
+	// Deletes every language of the named template.
+	//
+	// Corresponds with DELETE /api/v1/sessions/{id}/templates/{name} (the `DeleteTemplate` operationId).
+	DeleteTemplate(ctx context.Context, id string, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteSessionWebhooks Delete a session's webhooks
 	//
 	// Deletes every webhook endpoint of the session and cancels their pending deliveries. The delivery log keeps their history.
@@ -2186,6 +2812,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyCloudWebhook Cloud API webhook verification
+	//
+	// Meta's subscription handshake for a whatsapp-cloud session's callback URL (/webhooks/whatsapp-cloud/{sessionId}): answers hub.challenge as text when hub.mode is subscribe and hub.verify_token is the session's verifyToken, and the session becomes connected. 403 otherwise. Public: no API key.
+	//
+	// Corresponds with GET /webhooks/whatsapp-cloud/{sessionId} (the `VerifyCloudWebhook` operationId).
+	VerifyCloudWebhook(ctx context.Context, sessionId string, params *VerifyCloudWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReceiveCloudNotificationWithBody Cloud API webhook notification
+	//
+	// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+	ReceiveCloudNotificationWithBody(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReceiveCloudNotification Cloud API webhook notification
+	//
+	// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+	ReceiveCloudNotification(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, body ReceiveCloudNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListChannels List channels
@@ -2620,6 +3271,78 @@ func (c *Client) GetSessionQR(ctx context.Context, id string, params *GetSession
 	return c.Client.Do(req)
 }
 
+// ListTemplates List message templates
+//
+// The session's message templates with their review status (cached by the channel for a few minutes). 501 on a channel without templates.
+//
+// Corresponds with GET /api/v1/sessions/{id}/templates (the `ListTemplates` operationId).
+func (c *Client) ListTemplates(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTemplatesRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTemplateWithBody Submit a message template
+//
+// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+func (c *Client) CreateTemplateWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTemplateRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTemplate Submit a message template
+//
+// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+func (c *Client) CreateTemplate(ctx context.Context, id string, body CreateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTemplateRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTemplate Delete a message template
+//
+// Deletes every language of the named template.
+//
+// Corresponds with DELETE /api/v1/sessions/{id}/templates/{name} (the `DeleteTemplate` operationId).
+func (c *Client) DeleteTemplate(ctx context.Context, id string, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTemplateRequest(c.Server, id, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteSessionWebhooks Delete a session's webhooks
 //
 // Deletes every webhook endpoint of the session and cancels their pending deliveries. The delivery log keeps their history.
@@ -2996,6 +3719,61 @@ func (c *Client) GetHealthSystem(ctx context.Context, reqEditors ...RequestEdito
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMetricsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyCloudWebhook Cloud API webhook verification
+//
+// Meta's subscription handshake for a whatsapp-cloud session's callback URL (/webhooks/whatsapp-cloud/{sessionId}): answers hub.challenge as text when hub.mode is subscribe and hub.verify_token is the session's verifyToken, and the session becomes connected. 403 otherwise. Public: no API key.
+//
+// Corresponds with GET /webhooks/whatsapp-cloud/{sessionId} (the `VerifyCloudWebhook` operationId).
+func (c *Client) VerifyCloudWebhook(ctx context.Context, sessionId string, params *VerifyCloudWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyCloudWebhookRequest(c.Server, sessionId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReceiveCloudNotificationWithBody Cloud API webhook notification
+//
+// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+func (c *Client) ReceiveCloudNotificationWithBody(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveCloudNotificationRequestWithBody(c.Server, sessionId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReceiveCloudNotification Cloud API webhook notification
+//
+// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+func (c *Client) ReceiveCloudNotification(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, body ReceiveCloudNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveCloudNotificationRequest(c.Server, sessionId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3885,6 +4663,128 @@ func NewGetSessionQRRequest(server string, id string, params *GetSessionQRParams
 	return req, nil
 }
 
+// NewListTemplatesRequest constructs an http.Request for the ListTemplates method
+func NewListTemplatesRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/sessions/%s/templates", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateTemplateRequest calls the generic CreateTemplate builder with application/json body
+func NewCreateTemplateRequest(server string, id string, body CreateTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTemplateRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCreateTemplateRequestWithBody constructs an http.Request for the CreateTemplate method, with any body, and a specified content type
+func NewCreateTemplateRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/sessions/%s/templates", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteTemplateRequest constructs an http.Request for the DeleteTemplate method
+func NewDeleteTemplateRequest(server string, id string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/sessions/%s/templates/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeleteSessionWebhooksRequest constructs an http.Request for the DeleteSessionWebhooks method
 func NewDeleteSessionWebhooksRequest(server string, sessionId string) (*http.Request, error) {
 	var err error
@@ -4637,6 +5537,153 @@ func NewGetMetricsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewVerifyCloudWebhookRequest constructs an http.Request for the VerifyCloudWebhook method
+func NewVerifyCloudWebhookRequest(server string, sessionId string, params *VerifyCloudWebhookParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "sessionId", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhooks/whatsapp-cloud/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.HubMode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "hub.mode", *params.HubMode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.HubVerifyToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "hub.verify_token", *params.HubVerifyToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.HubChallenge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "hub.challenge", *params.HubChallenge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewReceiveCloudNotificationRequest calls the generic ReceiveCloudNotification builder with application/json body
+func NewReceiveCloudNotificationRequest(server string, sessionId string, params *ReceiveCloudNotificationParams, body ReceiveCloudNotificationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReceiveCloudNotificationRequestWithBody(server, sessionId, params, "application/json", bodyReader)
+}
+
+// NewReceiveCloudNotificationRequestWithBody constructs an http.Request for the ReceiveCloudNotification method, with any body, and a specified content type
+func NewReceiveCloudNotificationRequestWithBody(server string, sessionId string, params *ReceiveCloudNotificationParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "sessionId", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhooks/whatsapp-cloud/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XHubSignature256 != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Hub-Signature-256", *params.XHubSignature256, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Hub-Signature-256", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -4897,6 +5944,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/sessions/{id}/qr (the `GetSessionQR` operationId).
 	GetSessionQRWithResponse(ctx context.Context, id string, params *GetSessionQRParams, reqEditors ...RequestEditorFn) (*GetSessionQRResponse, error)
 
+	// ListTemplatesWithResponse List message templates
+	//
+	// The session's message templates with their review status (cached by the channel for a few minutes). 501 on a channel without templates.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/sessions/{id}/templates (the `ListTemplates` operationId).
+	ListTemplatesWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListTemplatesResponse, error)
+
+	// CreateTemplateWithBodyWithResponse Submit a message template
+	//
+	// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+	CreateTemplateWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTemplateResponse, error)
+
+	// CreateTemplateWithResponse Submit a message template
+	//
+	// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+	CreateTemplateWithResponse(ctx context.Context, id string, body CreateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTemplateResponse, error)
+
+	// DeleteTemplateWithResponse Delete a message template
+	//
+	// Deletes every language of the named template.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/sessions/{id}/templates/{name} (the `DeleteTemplate` operationId).
+	DeleteTemplateWithResponse(ctx context.Context, id string, name string, reqEditors ...RequestEditorFn) (*DeleteTemplateResponse, error)
+
 	// DeleteSessionWebhooksWithResponse Delete a session's webhooks
 	//
 	// Deletes every webhook endpoint of the session and cancels their pending deliveries. The delivery log keeps their history.
@@ -5094,6 +6177,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+
+	// VerifyCloudWebhookWithResponse Cloud API webhook verification
+	//
+	// Meta's subscription handshake for a whatsapp-cloud session's callback URL (/webhooks/whatsapp-cloud/{sessionId}): answers hub.challenge as text when hub.mode is subscribe and hub.verify_token is the session's verifyToken, and the session becomes connected. 403 otherwise. Public: no API key.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /webhooks/whatsapp-cloud/{sessionId} (the `VerifyCloudWebhook` operationId).
+	VerifyCloudWebhookWithResponse(ctx context.Context, sessionId string, params *VerifyCloudWebhookParams, reqEditors ...RequestEditorFn) (*VerifyCloudWebhookResponse, error)
+
+	// ReceiveCloudNotificationWithBodyWithResponse Cloud API webhook notification
+	//
+	// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+	ReceiveCloudNotificationWithBodyWithResponse(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReceiveCloudNotificationResponse, error)
+
+	// ReceiveCloudNotificationWithResponse Cloud API webhook notification
+	//
+	// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+	ReceiveCloudNotificationWithResponse(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, body ReceiveCloudNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*ReceiveCloudNotificationResponse, error)
 }
 
 // ListChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListChannels
@@ -7143,6 +8253,348 @@ func (r GetSessionQRResponse) ContentType() string {
 	return ""
 }
 
+// ListTemplatesResponse429Headers the declared response headers of an HTTP 429 response for ListTemplates
+type ListTemplatesResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type ListTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TemplateList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTemplatesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTemplatesResponse) GetJSON200() *TemplateList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON501() *ErrorModel {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListTemplatesResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateTemplateResponse429Headers the declared response headers of an HTTP 429 response for CreateTemplate
+type CreateTemplateResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type CreateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Template
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTemplateResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTemplateResponse) GetJSON201() *Template {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON415() *ErrorModel {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON501() *ErrorModel {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r CreateTemplateResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteTemplateResponse429Headers the declared response headers of an HTTP 429 response for DeleteTemplate
+type DeleteTemplateResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type DeleteTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteTemplateResponse429Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON501() *ErrorModel {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r DeleteTemplateResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // DeleteSessionWebhooksResponse429Headers the declared response headers of an HTTP 429 response for DeleteSessionWebhooks
 type DeleteSessionWebhooksResponse429Headers struct {
 	RateLimitLimit     *int
@@ -8959,6 +10411,220 @@ func (r GetMetricsResponse) ContentType() string {
 	return ""
 }
 
+// VerifyCloudWebhookResponse200Headers the declared response headers of an HTTP 200 response for VerifyCloudWebhook
+type VerifyCloudWebhookResponse200Headers struct {
+	ContentType *string
+}
+
+// VerifyCloudWebhookResponse429Headers the declared response headers of an HTTP 429 response for VerifyCloudWebhook
+type VerifyCloudWebhookResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type VerifyCloudWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *VerifyCloudWebhookResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyCloudWebhookResponse429Headers
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r VerifyCloudWebhookResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r VerifyCloudWebhookResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r VerifyCloudWebhookResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r VerifyCloudWebhookResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r VerifyCloudWebhookResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r VerifyCloudWebhookResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r VerifyCloudWebhookResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyCloudWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyCloudWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyCloudWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyCloudWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReceiveCloudNotificationResponse429Headers the declared response headers of an HTTP 429 response for ReceiveCloudNotification
+type ReceiveCloudNotificationResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type ReceiveCloudNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReceiveCloudNotificationResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON415() *ErrorModel {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ReceiveCloudNotificationResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ReceiveCloudNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReceiveCloudNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReceiveCloudNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReceiveCloudNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListChannelsWithResponse List channels
 //
 // The channels this gateway runs, with their limits, the message types they send and their capabilities.
@@ -9319,6 +10985,66 @@ func (c *ClientWithResponses) GetSessionQRWithResponse(ctx context.Context, id s
 	return ParseGetSessionQRResponse(rsp)
 }
 
+// ListTemplatesWithResponse List message templates
+//
+// The session's message templates with their review status (cached by the channel for a few minutes). 501 on a channel without templates.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/sessions/{id}/templates (the `ListTemplates` operationId).
+func (c *ClientWithResponses) ListTemplatesWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListTemplatesResponse, error) {
+	rsp, err := c.ListTemplates(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTemplatesResponse(rsp)
+}
+
+// CreateTemplateWithBodyWithResponse Submit a message template
+//
+// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+func (c *ClientWithResponses) CreateTemplateWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTemplateResponse, error) {
+	rsp, err := c.CreateTemplateWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTemplateResponse(rsp)
+}
+
+// CreateTemplateWithResponse Submit a message template
+//
+// Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/sessions/{id}/templates (the `CreateTemplate` operationId).
+func (c *ClientWithResponses) CreateTemplateWithResponse(ctx context.Context, id string, body CreateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTemplateResponse, error) {
+	rsp, err := c.CreateTemplate(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTemplateResponse(rsp)
+}
+
+// DeleteTemplateWithResponse Delete a message template
+//
+// Deletes every language of the named template.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/sessions/{id}/templates/{name} (the `DeleteTemplate` operationId).
+func (c *ClientWithResponses) DeleteTemplateWithResponse(ctx context.Context, id string, name string, reqEditors ...RequestEditorFn) (*DeleteTemplateResponse, error) {
+	rsp, err := c.DeleteTemplate(ctx, id, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTemplateResponse(rsp)
+}
+
 // DeleteSessionWebhooksWithResponse Delete a session's webhooks
 //
 // Deletes every webhook endpoint of the session and cancels their pending deliveries. The delivery log keeps their history.
@@ -9647,6 +11373,51 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseGetMetricsResponse(rsp)
+}
+
+// VerifyCloudWebhookWithResponse Cloud API webhook verification
+//
+// Meta's subscription handshake for a whatsapp-cloud session's callback URL (/webhooks/whatsapp-cloud/{sessionId}): answers hub.challenge as text when hub.mode is subscribe and hub.verify_token is the session's verifyToken, and the session becomes connected. 403 otherwise. Public: no API key.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /webhooks/whatsapp-cloud/{sessionId} (the `VerifyCloudWebhook` operationId).
+func (c *ClientWithResponses) VerifyCloudWebhookWithResponse(ctx context.Context, sessionId string, params *VerifyCloudWebhookParams, reqEditors ...RequestEditorFn) (*VerifyCloudWebhookResponse, error) {
+	rsp, err := c.VerifyCloudWebhook(ctx, sessionId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyCloudWebhookResponse(rsp)
+}
+
+// ReceiveCloudNotificationWithBodyWithResponse Cloud API webhook notification
+//
+// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+func (c *ClientWithResponses) ReceiveCloudNotificationWithBodyWithResponse(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReceiveCloudNotificationResponse, error) {
+	rsp, err := c.ReceiveCloudNotificationWithBody(ctx, sessionId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReceiveCloudNotificationResponse(rsp)
+}
+
+// ReceiveCloudNotificationWithResponse Cloud API webhook notification
+//
+// Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
+func (c *ClientWithResponses) ReceiveCloudNotificationWithResponse(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, body ReceiveCloudNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*ReceiveCloudNotificationResponse, error) {
+	rsp, err := c.ReceiveCloudNotification(ctx, sessionId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReceiveCloudNotificationResponse(rsp)
 }
 
 // ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
@@ -11909,6 +13680,378 @@ func ParseGetSessionQRResponse(rsp *http.Response) (*GetSessionQRResponse, error
 	return response, nil
 }
 
+// ParseListTemplatesResponse parses an HTTP response from a ListTemplatesWithResponse call
+func ParseListTemplatesResponse(rsp *http.Response) (*ListTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TemplateList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListTemplatesResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateTemplateResponse parses an HTTP response from a CreateTemplateWithResponse call
+func ParseCreateTemplateResponse(rsp *http.Response) (*CreateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Template
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateTemplateResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteTemplateResponse parses an HTTP response from a DeleteTemplateWithResponse call
+func ParseDeleteTemplateResponse(rsp *http.Response) (*DeleteTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteTemplateResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseDeleteSessionWebhooksResponse parses an HTTP response from a DeleteSessionWebhooksWithResponse call
 func ParseDeleteSessionWebhooksResponse(rsp *http.Response) (*DeleteSessionWebhooksResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13871,6 +16014,247 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers GetMetricsResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyCloudWebhookResponse parses an HTTP response from a VerifyCloudWebhookWithResponse call
+func ParseVerifyCloudWebhookResponse(rsp *http.Response) (*VerifyCloudWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyCloudWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers VerifyCloudWebhookResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyCloudWebhookResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReceiveCloudNotificationResponse parses an HTTP response from a ReceiveCloudNotificationWithResponse call
+func ParseReceiveCloudNotificationResponse(rsp *http.Response) (*ReceiveCloudNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReceiveCloudNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ReceiveCloudNotificationResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -284,6 +284,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{id}/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List message templates
+         * @description The session's message templates with their review status (cached by the channel for a few minutes). 501 on a channel without templates.
+         */
+        get: operations["listTemplates"];
+        put?: never;
+        /**
+         * Submit a message template
+         * @description Submits a template for the network's review; it can be sent once its status is APPROVED. 409 if the name exists in that language.
+         */
+        post: operations["createTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/templates/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message template
+         * @description Deletes every language of the named template.
+         */
+        delete: operations["deleteTemplate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{sessionId}/webhooks": {
         parameters: {
             query?: never;
@@ -616,6 +660,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/whatsapp-cloud/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cloud API webhook verification
+         * @description Meta's subscription handshake for a whatsapp-cloud session's callback URL (/webhooks/whatsapp-cloud/{sessionId}): answers hub.challenge as text when hub.mode is subscribe and hub.verify_token is the session's verifyToken, and the session becomes connected. 403 otherwise. Public: no API key.
+         */
+        get: operations["verifyCloudWebhook"];
+        put?: never;
+        /**
+         * Cloud API webhook notification
+         * @description Messages and statuses Meta sends for a whatsapp-cloud session. The X-Hub-Signature-256 HMAC of the raw body is checked against the session's app secret in constant time (401 otherwise, nothing stored); the notification is stored durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same body is stored once. Public: no API key.
+         */
+        post: operations["receiveCloudNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     change_battery: {
@@ -912,7 +980,7 @@ export interface components {
         };
         Channel: {
             /** @description What the channel can do beyond sending. */
-            capabilities: ("qr_login" | "pairing_code" | "edit_message" | "revoke_message" | "mark_read" | "presence" | "media_download" | "contacts")[] | null;
+            capabilities: ("qr_login" | "pairing_code" | "edit_message" | "revoke_message" | "mark_read" | "presence" | "media_download" | "contacts" | "templates")[] | null;
             /**
              * @description The channel's name, as sessions name it.
              * @example whatsapp
@@ -988,8 +1056,28 @@ export interface components {
              * @example support-1
              */
             id: string;
+            /**
+             * @description The channel's own parameters. whatsapp takes none; whatsapp-cloud needs phoneNumberId, wabaId, accessToken, appSecret and verifyToken (secrets are stored encrypted and never shown again).
+             * @example {}
+             */
+            settings?: {
+                [key: string]: string;
+            };
             /** @description The session's own webhook endpoints (besides APP_WEBHOOK_URL); manage them later under /sessions/{id}/webhooks. */
             webhooks?: components["schemas"]["EndpointBody"][] | null;
+        };
+        CreateTemplateRequest: {
+            /** @enum {string} */
+            category: "MARKETING" | "UTILITY" | "AUTHENTICATION";
+            /** @description A body is required; header, footer and buttons are optional. */
+            components: components["schemas"]["TemplateComponent"][] | null;
+            /** @example pt_BR */
+            language: string;
+            /**
+             * @description Lower-case letters, digits and underscores.
+             * @example order_update
+             */
+            name: string;
         };
         DeliveryDetail: {
             /**
@@ -1259,6 +1347,96 @@ export interface components {
              */
             type: string;
         };
+        InboundButton: {
+            payload: string;
+            text: string;
+        };
+        InboundContext: {
+            from: string;
+            id: string;
+        };
+        InboundInteractive: {
+            button_reply?: components["schemas"]["InboundReply"];
+            list_reply?: components["schemas"]["InboundReply"];
+            type: string;
+        };
+        InboundLocation: {
+            address?: string;
+            /** Format: double */
+            latitude: number;
+            /** Format: double */
+            longitude: number;
+            name?: string;
+        };
+        InboundMedia: {
+            caption?: string;
+            filename?: string;
+            id: string;
+            mime_type: string;
+            sha256?: string;
+        };
+        InboundMessage: {
+            audio?: components["schemas"]["InboundMedia"];
+            button?: components["schemas"]["InboundButton"];
+            context?: components["schemas"]["InboundContext"];
+            document?: components["schemas"]["InboundMedia"];
+            from: string;
+            id: string;
+            image?: components["schemas"]["InboundMedia"];
+            interactive?: components["schemas"]["InboundInteractive"];
+            location?: components["schemas"]["InboundLocation"];
+            reaction?: components["schemas"]["InboundReaction"];
+            sticker?: components["schemas"]["InboundMedia"];
+            text?: components["schemas"]["InboundText"];
+            /** @description Unix seconds. */
+            timestamp: string;
+            type: string;
+            video?: components["schemas"]["InboundMedia"];
+        };
+        InboundReaction: {
+            emoji: string;
+            message_id: string;
+        };
+        InboundReply: {
+            description?: string;
+            id: string;
+            title: string;
+        };
+        InboundText: {
+            body: string;
+        };
+        InteractiveButtonInput: {
+            /** @example yes */
+            id: string;
+            /** @example Yes */
+            title: string;
+        };
+        InteractiveInput: {
+            /** @example How can we help? */
+            body: string;
+            /** @description The reply buttons of a button message (1–3). */
+            buttons?: components["schemas"]["InteractiveButtonInput"][] | null;
+            footer?: string;
+            header?: string;
+            /** @description Label of the button opening a list. */
+            listButton?: string;
+            /** @description The sections of a list (10 rows in all at most). */
+            sections?: components["schemas"]["InteractiveSectionInput"][] | null;
+            /**
+             * @description button: up to 3 reply buttons; list: a button opening sections of rows.
+             * @enum {string}
+             */
+            type: "button" | "list";
+        };
+        InteractiveRowInput: {
+            description?: string;
+            id: string;
+            title: string;
+        };
+        InteractiveSectionInput: {
+            rows: components["schemas"]["InteractiveRowInput"][] | null;
+            title?: string;
+        };
         Liveness: {
             /** @enum {string} */
             status: "ok";
@@ -1429,6 +1607,40 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        Notification: {
+            entry: components["schemas"]["NotificationEntry"][] | null;
+            /** @example whatsapp_business_account */
+            object: string;
+        };
+        NotificationChange: {
+            /** @example messages */
+            field: string;
+            value: components["schemas"]["NotificationValue"];
+        };
+        NotificationContact: {
+            profile: components["schemas"]["NotificationProfile"];
+            wa_id: string;
+        };
+        NotificationEntry: {
+            changes: components["schemas"]["NotificationChange"][] | null;
+            /** @description The WhatsApp Business Account id. */
+            id: string;
+        };
+        NotificationMetadata: {
+            display_phone_number: string;
+            phone_number_id: string;
+        };
+        NotificationProfile: {
+            name: string;
+        };
+        NotificationValue: {
+            contacts?: components["schemas"]["NotificationContact"][] | null;
+            messages?: components["schemas"]["InboundMessage"][] | null;
+            /** @example whatsapp */
+            messaging_product: string;
+            metadata: components["schemas"]["NotificationMetadata"];
+            statuses?: components["schemas"]["Status"][] | null;
+        };
         PairingCode: {
             /**
              * @description Type it on the phone: Linked devices → Link with phone number.
@@ -1536,6 +1748,8 @@ export interface components {
              * @example 3EB0C431C26A1916E07E
              */
             id?: string;
+            /** @description Buttons or list of an interactive message. */
+            interactive?: components["schemas"]["InteractiveInput"];
             /** @description Render a preview of the first link in text. */
             linkPreview?: boolean;
             /** @description Point of a location message. */
@@ -1559,6 +1773,8 @@ export interface components {
              * @example 2026-12-01T09:00:00Z
              */
             sendAt?: string;
+            /** @description Template of a template message: an approved template of the session (GET /sessions/{id}/templates) with its parameters, checked against it at accept. */
+            template?: components["schemas"]["TemplateInput"];
             /**
              * @description Body of a text message, or caption of an image, video or document.
              * @example Hello! How can we help?
@@ -1570,11 +1786,11 @@ export interface components {
              */
             to: string;
             /**
-             * @description What the message carries.
+             * @description What the message carries; GET /channels lists the types each channel sends (others answer 422).
              * @example text
              * @enum {string}
              */
-            type: "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" | "contact" | "reaction";
+            type: "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" | "contact" | "reaction" | "template" | "interactive";
         };
         Session: {
             /**
@@ -1684,6 +1900,24 @@ export interface components {
              */
             queueDepth: number;
         };
+        Status: {
+            errors?: components["schemas"]["StatusError"][] | null;
+            id: string;
+            recipient_id: string;
+            /** @enum {string} */
+            status: "sent" | "delivered" | "read" | "failed";
+            timestamp: string;
+        };
+        StatusError: {
+            /** Format: int64 */
+            code: number;
+            error_data: components["schemas"]["StatusErrorData"];
+            message?: string;
+            title: string;
+        };
+        StatusErrorData: {
+            details: string;
+        };
         System: {
             cpu: components["schemas"]["SystemCPUStruct"];
             disk: components["schemas"]["SystemDiskStruct"];
@@ -1723,6 +1957,100 @@ export interface components {
             systemUsedBytes: number;
             /** Format: double */
             systemUsedPercent: number;
+        };
+        Template: {
+            /** @enum {string} */
+            category: "MARKETING" | "UTILITY" | "AUTHENTICATION";
+            components: components["schemas"]["TemplateComponent"][] | null;
+            /**
+             * @description The channel's id of the template.
+             * @example 1048576
+             */
+            id: string;
+            /** @example pt_BR */
+            language: string;
+            /** @example order_update */
+            name: string;
+            /**
+             * @description The review state; only APPROVED templates can be sent.
+             * @example APPROVED
+             */
+            status: string;
+        };
+        TemplateButton: {
+            /** @example +5511999990001 */
+            phoneNumber?: string;
+            /** @example Track */
+            text: string;
+            /** @enum {string} */
+            type: "quick_reply" | "url" | "phone_number";
+            /** @example https://example.com/track/{{1}} */
+            url?: string;
+        };
+        TemplateComponent: {
+            buttons?: components["schemas"]["TemplateButton"][] | null;
+            /**
+             * @description A header's kind.
+             * @enum {string}
+             */
+            format?: "text" | "image" | "video" | "document" | "location";
+            /**
+             * @description The text, with {{1}}, {{2}}… placeholders.
+             * @example Hello {{1}}, your order {{2}} is on its way.
+             */
+            text?: string;
+            /** @enum {string} */
+            type: "header" | "body" | "footer" | "buttons";
+        };
+        TemplateComponentInput: {
+            /**
+             * Format: int64
+             * @description A button's position.
+             */
+            index?: number;
+            parameters: components["schemas"]["TemplateParameterInput"][] | null;
+            /**
+             * @description A button's kind.
+             * @enum {string}
+             */
+            subType?: "quick_reply" | "url";
+            /**
+             * @description The component the parameters fill.
+             * @enum {string}
+             */
+            type: "header" | "body" | "button";
+        };
+        TemplateInput: {
+            /** @description Parameters of the header, body and buttons, in placeholder order. */
+            components?: components["schemas"]["TemplateComponentInput"][] | null;
+            /**
+             * @description The template's language code.
+             * @example pt_BR
+             */
+            language: string;
+            /**
+             * @description The template's name.
+             * @example order_update
+             */
+            name: string;
+        };
+        TemplateList: {
+            templates: components["schemas"]["Template"][] | null;
+        };
+        TemplateParameterInput: {
+            /**
+             * Format: uri
+             * @description Public https URL of a media header.
+             */
+            mediaUrl?: string;
+            payload?: string;
+            /** @example Maria */
+            text?: string;
+            /**
+             * @description text for {{n}} placeholders, payload for quick-reply buttons, image/video/document for a media header.
+             * @enum {string}
+             */
+            type: "text" | "payload" | "image" | "video" | "document";
         };
         VCard: {
             displayName: string;
@@ -3776,6 +4104,355 @@ export interface operations {
             };
         };
     };
+    listTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id, chosen at creation. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    createTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id, chosen at creation. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTemplateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description The body is not well-formed JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is over the operation's size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    deleteTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id, chosen at creation. */
+                id: string;
+                /** @description The template's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     listSessionWebhooks: {
         parameters: {
             query?: never;
@@ -5472,6 +6149,241 @@ export interface operations {
             };
             /** @description Internal error; the detail reveals nothing (the log has it, under the request id). */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    verifyCloudWebhook: {
+        parameters: {
+            query?: {
+                /** @description Always subscribe. */
+                "hub.mode"?: string;
+                /** @description The session's verifyToken. */
+                "hub.verify_token"?: string;
+                /** @description Echoed back when the token matches. */
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The Cloud session the callback URL was configured for. */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, echoed. */
+            200: {
+                headers: {
+                    "Content-Type"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    receiveCloudNotification: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description sha256=<hex HMAC-SHA256 of the raw body with the app secret>. */
+                "X-Hub-Signature-256"?: string;
+            };
+            path: {
+                /** @description The Cloud session the callback URL was configured for. */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Notification"];
+            };
+        };
+        responses: {
+            /** @description Stored; it will be processed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not well-formed JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
