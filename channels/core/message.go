@@ -24,7 +24,11 @@ const (
 	MessageUnknown MessageType = "unknown"
 )
 
-// OutgoingMessageTypes lists the types a client may send, for API enums.
+// MessagingTypes are the types every messenger-like channel sends: the WhatsApp channel's set.
+var MessagingTypes = []MessageType{MessageText, MessageImage, MessageVideo, MessageAudio,
+	MessageDocument, MessageSticker, MessageLocation, MessageContact, MessageReaction}
+
+// OutgoingMessageTypes lists the types a client may send on some channel, for API enums.
 var OutgoingMessageTypes = []MessageType{MessageText, MessageImage, MessageVideo, MessageAudio,
 	MessageDocument, MessageSticker, MessageLocation, MessageContact, MessageReaction, MessageTemplate, MessageInteractive}
 

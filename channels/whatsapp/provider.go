@@ -149,7 +149,7 @@ func New(cfg Config, container *DeviceStore, repo SessionRepository, sink core.E
 // Info implements core.Provider.
 func (p *Provider) Info() core.ChannelInfo {
 	return core.ChannelInfo{Channel: Channel, MaxTextLength: 65536, MaxMediaBytes: p.cfg.MaxMediaBytes,
-		MessageTypes: slices.Clone(core.OutgoingMessageTypes)}
+		MessageTypes: slices.Clone(core.MessagingTypes)}
 }
 
 // Start restores every stored session: paired ones reconnect by themselves (spread over

@@ -68,7 +68,10 @@ func RegisterRoutes(api huma.API, p *Provider, errs *httpserver.ErrorMapper) {
 			"durably before the 200, then mapped to message, message_create, message_ack and message_failed events. A replay of the same " +
 			"body is stored once. Public: no API key.",
 		MaxBodyBytes: maxNotificationBytes,
-		Errors:       []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
+		// The signature is checked on the raw bytes; the schema below documents the shape only
+		// (Meta adds fields, and an unsigned body must get 401, not 422).
+		SkipValidateBody: true,
+		Errors:           []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
 	}
 	httpserver.Public(&receive)
 	receive.Responses = map[string]*huma.Response{"200": {Description: "Stored; it will be processed."}}

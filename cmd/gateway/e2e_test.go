@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -73,7 +75,7 @@ func startE2E(t *testing.T, sim *wasim.Simulator, environ []string, adjust func(
 	cfg.Queue.InitialBackoff, cfg.Queue.MaxBackoff = 50*time.Millisecond, 500*time.Millisecond
 	adjust(cfg)
 	var srv *httpserver.Server
-	app := fx.New(app.Gateway(cfg, "test", log.Discard(), whatsapp.WithClientConfigurer(func(cli *whatsmeow.Client) {
+	app := fx.New(app.Gateway(cfg, "test", e2eLogger(), whatsapp.WithClientConfigurer(func(cli *whatsmeow.Client) {
 		wasim.ConfigureClient(cli, sim)
 	})), fx.Populate(&srv), fx.NopLogger)
 	require.NoError(t, app.Err())
@@ -263,4 +265,12 @@ func TestEndToEnd(t *testing.T) {
 			require.Equal(t, "I need help", *in.Body)
 		})
 	}
+}
+
+// e2eLogger is silent unless E2E_DEBUG is set.
+func e2eLogger() *slog.Logger {
+	if os.Getenv("E2E_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return log.Discard()
 }

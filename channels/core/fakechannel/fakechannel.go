@@ -111,7 +111,7 @@ func New(net *Network, sink core.EventSink) *Provider {
 
 // Info implements core.Provider.
 func (p *Provider) Info() core.ChannelInfo {
-	return core.ChannelInfo{Channel: Channel, MaxTextLength: 65536, MaxMediaBytes: 16 << 20, MessageTypes: core.OutgoingMessageTypes}
+	return core.ChannelInfo{Channel: Channel, MaxTextLength: 65536, MaxMediaBytes: 16 << 20, MessageTypes: core.MessagingTypes}
 }
 
 // Start restores every session paired on the network and connects it.

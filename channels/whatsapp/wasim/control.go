@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 //	GET  /_sim/info                          {addr, root_public_key (base64), media_host}
 //	GET  /_sim/stats | /_sim/devices | /_sim/routed
 //	POST /_sim/phones                        {number, push_name?, status?} -> {jid, lid}
+//	POST /_sim/phones/bulk                   {prefix, count, start?, digits?} -> {numbers}
 //	POST /_sim/phones/{number}/scan          {qr} -> {device}
 //	POST /_sim/phones/{number}/pair-code     {code} -> {device}
 //	POST /_sim/phones/{number}/send          {to, text} -> {id}
@@ -51,6 +53,7 @@ func (s *Simulator) ControlHandler() http.Handler {
 	mux.HandleFunc("GET /_sim/devices", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Devices()) })
 	mux.HandleFunc("GET /_sim/routed", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Routed()) })
 	mux.HandleFunc("POST /_sim/phones", s.ctlNewPhone)
+	mux.HandleFunc("POST /_sim/phones/bulk", s.ctlBulkPhones)
 	mux.HandleFunc("POST /_sim/phones/{number}/{action}", s.ctlPhoneAction)
 	mux.HandleFunc("GET /_sim/phones/{number}/messages", func(w http.ResponseWriter, r *http.Request) {
 		if p := s.ctlPhone(w, r); p != nil {
@@ -158,6 +161,58 @@ func (s *Simulator) ctlNewPhone(w http.ResponseWriter, r *http.Request) {
 		p.SetStatus(req.Status)
 	}
 	writeJSON(w, http.StatusCreated, map[string]types.JID{"jid": p.JID(), "lid": p.LID()})
+}
+
+// maxBulkPhones bounds one bulk request (each phone holds its keys and 100 pre-keys in memory).
+const maxBulkPhones = 100000
+
+// bulkPhonesRequest asks for count phones numbered prefix + the zero-padded indexes start …
+// start+count-1, each padded to digits (default 8) digits.
+type bulkPhonesRequest struct {
+	Prefix string `json:"prefix"`
+	Count  int    `json:"count"`
+	Start  int    `json:"start"`
+	Digits int    `json:"digits"`
+}
+
+// ctlBulkPhones creates many phones in one request, for benchmarks that pair thousands of
+// sessions: one round trip instead of one per phone. Existing phones are kept, as POST
+// /_sim/phones does.
+func (s *Simulator) ctlBulkPhones(w http.ResponseWriter, r *http.Request) {
+	var req bulkPhonesRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		writeErr(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		return
+	}
+	if req.Digits == 0 {
+		req.Digits = 8
+	}
+	var problems []error
+	if req.Prefix == "" || onlyDigits(req.Prefix) != req.Prefix {
+		problems = append(problems, fmt.Errorf("prefix %q: digits only, required", req.Prefix))
+	}
+	if req.Count < 1 || req.Count > maxBulkPhones {
+		problems = append(problems, fmt.Errorf("count %d: want 1..%d", req.Count, maxBulkPhones))
+	}
+	if req.Start < 0 || req.Digits < 1 || req.Digits > 12 {
+		problems = append(problems, fmt.Errorf("start %d, digits %d: want start >= 0 and 1..12 digits", req.Start, req.Digits))
+	} else if last := req.Start + req.Count - 1; len(strconv.Itoa(last)) > req.Digits {
+		problems = append(problems, fmt.Errorf("index %d does not fit in %d digits", last, req.Digits))
+	}
+	if err := errors.Join(problems...); err != nil {
+		writeErr(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		return
+	}
+	numbers := make([]string, req.Count)
+	for i := range req.Count {
+		number := fmt.Sprintf("%s%0*d", req.Prefix, req.Digits, req.Start+i)
+		if _, err := s.NewPhone(number); err != nil {
+			writeErr(w, fmt.Errorf("%w: %w", errBadRequest, err))
+			return
+		}
+		numbers[i] = number
+	}
+	writeJSON(w, http.StatusCreated, map[string][]string{"numbers": numbers})
 }
 
 func (s *Simulator) ctlPhone(w http.ResponseWriter, r *http.Request) *Phone {

@@ -166,3 +166,33 @@ func TestRemoteSimulator(t *testing.T) {
 	_, err = phone.PairClient(ctx, c.cli)
 	require.NoError(t, err)
 }
+
+func TestControlBulkPhones(t *testing.T) {
+	t.Parallel()
+	sim := newSim(t)
+	h := sim.ControlHandler()
+
+	var got struct{ Numbers []string }
+	require.Equal(t, http.StatusCreated, call(t, h, "POST", "/_sim/phones/bulk", map[string]any{"prefix": "5531", "count": 3, "start": 7}, &got))
+	require.Equal(t, []string{"553100000007", "553100000008", "553100000009"}, got.Numbers)
+	for _, n := range got.Numbers {
+		p, ok := sim.Phone(n)
+		require.True(t, ok, n)
+		require.Equal(t, n+"@s.whatsapp.net", p.JID().String())
+	}
+	// Again, overlapping: the existing phones are kept.
+	require.Equal(t, http.StatusCreated, call(t, h, "POST", "/_sim/phones/bulk", map[string]any{"prefix": "5531", "count": 2, "start": 9, "digits": 4}, &got))
+	require.Equal(t, []string{"55310009", "55310010"}, got.Numbers)
+
+	for name, body := range map[string]map[string]any{
+		"no prefix":       {"count": 1},
+		"letters":         {"prefix": "55a", "count": 1},
+		"no count":        {"prefix": "55"},
+		"too many":        {"prefix": "55", "count": 100001},
+		"does not fit":    {"prefix": "55", "count": 11, "digits": 1},
+		"negative start":  {"prefix": "55", "count": 1, "start": -1},
+		"too many digits": {"prefix": "55", "count": 1, "digits": 13},
+	} {
+		require.Equal(t, http.StatusBadRequest, call(t, h, "POST", "/_sim/phones/bulk", body, nil), name)
+	}
+}
