@@ -857,6 +857,54 @@ func (e TemplateParameterInputType) Valid() bool {
 	}
 }
 
+// Defines values for StreamEventsParamsEvent.
+const (
+	StreamEventsParamsEventChangeBattery         StreamEventsParamsEvent = "change_battery"
+	StreamEventsParamsEventConnectionStatus      StreamEventsParamsEvent = "connection.status"
+	StreamEventsParamsEventDisconnected          StreamEventsParamsEvent = "disconnected"
+	StreamEventsParamsEventMessage               StreamEventsParamsEvent = "message"
+	StreamEventsParamsEventMessageAck            StreamEventsParamsEvent = "message_ack"
+	StreamEventsParamsEventMessageCreate         StreamEventsParamsEvent = "message_create"
+	StreamEventsParamsEventMessageEdit           StreamEventsParamsEvent = "message_edit"
+	StreamEventsParamsEventMessageFailed         StreamEventsParamsEvent = "message_failed"
+	StreamEventsParamsEventMessageRevokeEveryone StreamEventsParamsEvent = "message_revoke_everyone"
+	StreamEventsParamsEventQrCode                StreamEventsParamsEvent = "qr_code"
+	StreamEventsParamsEventSessionStatus         StreamEventsParamsEvent = "session.status"
+	StreamEventsParamsEventWebhookDisabled       StreamEventsParamsEvent = "webhook.disabled"
+)
+
+// Valid indicates whether the value is a known member of the StreamEventsParamsEvent enum.
+func (e StreamEventsParamsEvent) Valid() bool {
+	switch e {
+	case StreamEventsParamsEventChangeBattery:
+		return true
+	case StreamEventsParamsEventConnectionStatus:
+		return true
+	case StreamEventsParamsEventDisconnected:
+		return true
+	case StreamEventsParamsEventMessage:
+		return true
+	case StreamEventsParamsEventMessageAck:
+		return true
+	case StreamEventsParamsEventMessageCreate:
+		return true
+	case StreamEventsParamsEventMessageEdit:
+		return true
+	case StreamEventsParamsEventMessageFailed:
+		return true
+	case StreamEventsParamsEventMessageRevokeEveryone:
+		return true
+	case StreamEventsParamsEventQrCode:
+		return true
+	case StreamEventsParamsEventSessionStatus:
+		return true
+	case StreamEventsParamsEventWebhookDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListMessagesParamsDirection.
 const (
 	ListMessagesParamsDirectionIn  ListMessagesParamsDirection = "in"
@@ -1398,6 +1446,20 @@ type ErrorModel struct {
 	//
 	// Example: https://example.com/errors/example
 	Type *string `json:"type,omitempty"`
+}
+
+// EventEnvelope defines model for EventEnvelope.
+type EventEnvelope struct {
+	// Data The event's payload, as the webhooks section of this document describes it.
+	Data interface{} `json:"data"`
+
+	// Event The event name.
+	Event string `json:"event"`
+
+	// Id The event's id: an idempotency key.
+	Id        string    `json:"id"`
+	SessionId string    `json:"sessionId"`
+	Timestamp time.Time `json:"timestamp"`
 }
 
 // InboundButton defines model for InboundButton.
@@ -2211,6 +2273,21 @@ type WebhookDisabledEvent struct {
 	Url        string `json:"url"`
 }
 
+// StreamEventsParams defines parameters for StreamEvents.
+type StreamEventsParams struct {
+	// SessionId Only events of these sessions (repeat the parameter); all sessions by default.
+	SessionId *[]string `form:"sessionId,omitempty" json:"sessionId,omitempty"`
+
+	// Event Only these events (repeat the parameter); every event by default.
+	Event *[]StreamEventsParamsEvent `form:"event,omitempty" json:"event,omitempty"`
+
+	// LastEventID Resume behind this stream position (the id: of the last message received), as EventSource does on reconnect.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
+// StreamEventsParamsEvent defines parameters for StreamEvents.
+type StreamEventsParamsEvent string
+
 // DeleteSessionParams defines parameters for DeleteSession.
 type DeleteSessionParams struct {
 	// Force Delete although accepted messages were not sent yet: each is marked failed with error session_deleted and reported as a message_failed event. Without it such a delete answers 409.
@@ -2429,6 +2506,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/channels (the `ListChannels` operationId).
 	ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamEvents Stream events (Server-Sent Events)
+	//
+	// The canonical events as they happen, as text/event-stream: each message has id: (its stream position), event: (the event name) and data: (the event envelope, as webhooks receive it). Filter by session and event. A client that reconnects with Last-Event-ID resumes behind it (within what the bus still holds: the stream is a live view; webhooks are the delivery guarantee). A comment line is sent every 15 s while idle.
+	//
+	// Corresponds with GET /api/v1/events/stream (the `StreamEvents` operationId).
+	StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSessions List sessions
 	//
@@ -2846,6 +2930,23 @@ type ClientInterface interface {
 // Corresponds with GET /api/v1/channels (the `ListChannels` operationId).
 func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListChannelsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamEvents Stream events (Server-Sent Events)
+//
+// The canonical events as they happen, as text/event-stream: each message has id: (its stream position), event: (the event name) and data: (the event envelope, as webhooks receive it). Filter by session and event. A client that reconnects with Last-Event-ID resumes behind it (within what the bus still holds: the stream is a live view; webhooks are the delivery guarantee). A comment line is sent every 15 s while idle.
+//
+// Corresponds with GET /api/v1/events/stream (the `StreamEvents` operationId).
+func (c *Client) StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3806,6 +3907,87 @@ func NewListChannelsRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStreamEventsRequest constructs an http.Request for the StreamEvents method
+func NewStreamEventsRequest(server string, params *StreamEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/events/stream")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.SessionId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sessionId", *params.SessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Event != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event", *params.Event, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -5737,6 +5919,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/channels (the `ListChannels` operationId).
 	ListChannelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error)
 
+	// StreamEventsWithResponse Stream events (Server-Sent Events)
+	//
+	// The canonical events as they happen, as text/event-stream: each message has id: (its stream position), event: (the event name) and data: (the event envelope, as webhooks receive it). Filter by session and event. A client that reconnects with Last-Event-ID resumes behind it (within what the bus still holds: the stream is a live view; webhooks are the delivery guarantee). A comment line is sent every 15 s while idle.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/events/stream (the `StreamEvents` operationId).
+	StreamEventsWithResponse(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*StreamEventsResponse, error)
+
 	// ListSessionsWithResponse List sessions
 	//
 	// Every session with its current status.
@@ -6286,6 +6477,92 @@ func (r ListChannelsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListChannelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StreamEventsResponse429Headers the declared response headers of an HTTP 429 response for StreamEvents
+type StreamEventsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type StreamEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamEventsResponse429Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10640,6 +10917,21 @@ func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, reqE
 	return ParseListChannelsResponse(rsp)
 }
 
+// StreamEventsWithResponse Stream events (Server-Sent Events)
+//
+// The canonical events as they happen, as text/event-stream: each message has id: (its stream position), event: (the event name) and data: (the event envelope, as webhooks receive it). Filter by session and event. A client that reconnects with Last-Event-ID resumes behind it (within what the bus still holds: the stream is a live view; webhooks are the delivery guarantee). A comment line is sent every 15 s while idle.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/events/stream (the `StreamEvents` operationId).
+func (c *ClientWithResponses) StreamEventsWithResponse(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*StreamEventsResponse, error) {
+	rsp, err := c.StreamEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamEventsResponse(rsp)
+}
+
 // ListSessionsWithResponse List sessions
 //
 // Every session with its current status.
@@ -11481,6 +11773,101 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ListChannelsResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStreamEventsResponse parses an HTTP response from a StreamEventsWithResponse call
+func ParseStreamEventsResponse(rsp *http.Response) (*StreamEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamEventsResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -38,6 +38,8 @@ type inProcess struct {
 	queues  map[string]map[string]*groupQueue // topic → consumer group → queue
 	backlog map[string][]entry                // topic without groups yet → its messages
 	next    map[string]uint64                 // topic → sequence of its next message
+	taps    map[string]map[*tap]struct{}      // topic → live tails (see Tail)
+	recent  map[string][]entry                // topic → its last messages, for tails that resume
 	closed  bool
 	closing chan struct{}
 	wg      sync.WaitGroup // delivery goroutines
@@ -56,6 +58,8 @@ func newInProcess(logger watermill.LoggerAdapter) *inProcess {
 		queues:      map[string]map[string]*groupQueue{},
 		backlog:     map[string][]entry{},
 		next:        map[string]uint64{},
+		taps:        map[string]map[*tap]struct{}{},
+		recent:      map[string][]entry{},
 		closing:     make(chan struct{}),
 	}
 }
@@ -79,6 +83,7 @@ func (p *inProcess) append(topic string, msgs []*message.Message) ([]StreamID, e
 		p.next[topic]++
 		ids[i] = StreamID{Seq: p.next[topic]}
 	}
+	p.feedTails(topic, msgs, ids)
 	groups := p.queues[topic]
 	if len(groups) == 0 {
 		p.keep(topic, msgs, ids)

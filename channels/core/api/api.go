@@ -17,6 +17,7 @@ import (
 	"github.com/28web/hub/channels/core/pipeline"
 	"github.com/28web/hub/channels/core/store"
 	"github.com/28web/hub/channels/core/webhook"
+	"github.com/28web/hub/platform/bus"
 	"github.com/28web/hub/platform/httpserver"
 )
 
@@ -38,6 +39,8 @@ type Deps struct {
 	// Sink reports what the API itself decides: the failures and the last events of a deleted
 	// session.
 	Sink core.EventSink
+	// Bus, when present, feeds the event stream.
+	Bus *bus.Bus `optional:"true"`
 	// Webhooks, when present, takes the webhook endpoints given at session creation.
 	Webhooks *webhook.Service `optional:"true"`
 }
@@ -70,6 +73,7 @@ func Register(api huma.API, d Deps) {
 	h.registerHealth(api)
 	h.registerChannels(api)
 	h.registerTemplates(api)
+	h.registerEvents(api)
 	Describe(api.OpenAPI())
 }
 

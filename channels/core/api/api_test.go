@@ -114,7 +114,7 @@ func newGatewayFetching(t testing.TB, minimal bool, fetcher *media.Fetcher) *gat
 		}
 	}))
 	t.Cleanup(files.Close)
-	api.Register(srv.API(), api.Deps{Channels: channels, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink, Media: fetcher})
+	api.Register(srv.API(), api.Deps{Channels: channels, Store: st, Pipeline: pipe, Errors: srv.Errors(), Logger: log.Discard(), Sink: sink, Media: fetcher, Bus: b})
 	reg, err := health.NewRegistry("test", time.Second, t.TempDir())
 	require.NoError(t, err)
 	health.Register(srv.API(), reg)

@@ -24,6 +24,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream events (Server-Sent Events)
+         * @description The canonical events as they happen, as text/event-stream: each message has id: (its stream position), event: (the event name) and data: (the event envelope, as webhooks receive it). Filter by session and event. A client that reconnects with Last-Event-ID resumes behind it (within what the bus still holds: the stream is a live view; webhooks are the delivery guarantee). A comment line is sent every 15 s while idle.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -1347,6 +1367,17 @@ export interface components {
              */
             type: string;
         };
+        EventEnvelope: {
+            /** @description The event's payload, as the webhooks section of this document describes it. */
+            data: unknown;
+            /** @description The event name. */
+            event: string;
+            /** @description The event's id: an idempotency key. */
+            id: string;
+            sessionId: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
         InboundButton: {
             payload: string;
             text: string;
@@ -2090,6 +2121,96 @@ export interface operations {
             };
             /** @description Missing or invalid API key (x-28web-gateway-key header). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events of these sessions (repeat the parameter); all sessions by default. */
+                sessionId?: string[] | null;
+                /** @description Only these events (repeat the parameter); every event by default. */
+                event?: ("message" | "message_create" | "session.status" | "qr_code" | "connection.status" | "disconnected" | "message_ack" | "message_edit" | "message_revoke_everyone" | "change_battery" | "message_failed" | "webhook.disabled")[] | null;
+            };
+            header?: {
+                /** @description Resume behind this stream position (the id: of the last message received), as EventSource does on reconnect. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An endless stream of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
