@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for ChannelCapabilities.
@@ -1044,6 +1045,186 @@ func (e ListWebhookDeliveriesParamsStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AnalyticsDaily defines model for AnalyticsDaily.
+type AnalyticsDaily struct {
+	// Days One entry per session and UTC day with at least one message, ordered by day then session id; days without messages are left out.
+	Days []AnalyticsDay `json:"days"`
+
+	// From First UTC day of the report.
+	//
+	// Example: 2026-11-25
+	From openapi_types.Date `json:"from"`
+
+	// To Last UTC day of the report.
+	//
+	// Example: 2026-12-01
+	To openapi_types.Date `json:"to"`
+}
+
+// AnalyticsDay defines model for AnalyticsDay.
+type AnalyticsDay struct {
+	// Day The UTC day.
+	//
+	// Example: 2026-12-01
+	Day openapi_types.Date `json:"day"`
+
+	// Delivered Outbound messages delivered to the recipient's phone, read ones included.
+	//
+	// Example: 48
+	Delivered int64 `json:"delivered"`
+
+	// DeliveryRate delivered / sent; 0 when nothing was sent.
+	//
+	// Example: 0.96
+	DeliveryRate float64 `json:"deliveryRate"`
+
+	// Failed Outbound messages that failed.
+	//
+	// Example: 1
+	Failed int64 `json:"failed"`
+
+	// MedianFirstReplySeconds Median over the day's conversations (chats with an inbound message that day) of the seconds from the day's first inbound message to the session's next outbound message in that chat; null when none was answered.
+	//
+	// Example: 95.5
+	MedianFirstReplySeconds *float64 `json:"medianFirstReplySeconds"`
+
+	// MessagesIn Messages received.
+	//
+	// Example: 40
+	MessagesIn int64 `json:"messagesIn"`
+
+	// MessagesOut Messages sent or accepted for sending, including those sent from the phone.
+	//
+	// Example: 52
+	MessagesOut int64 `json:"messagesOut"`
+
+	// Read Outbound messages read.
+	//
+	// Example: 30
+	Read int64 `json:"read"`
+
+	// ReadRate read / sent; 0 when nothing was sent.
+	//
+	// Example: 0.6
+	ReadRate float64 `json:"readRate"`
+
+	// Sent Outbound messages the network took (whatever happened after): the rates' denominator.
+	//
+	// Example: 50
+	Sent int64 `json:"sent"`
+
+	// SessionId The session.
+	//
+	// Example: support-1
+	SessionId string `json:"sessionId"`
+}
+
+// AnalyticsLatency defines model for AnalyticsLatency.
+type AnalyticsLatency struct {
+	// P50Ms Median, in milliseconds (interpolated between ranks, as percentile_cont); null without samples.
+	//
+	// Example: 180.5
+	P50Ms *float64 `json:"p50Ms"`
+
+	// P95Ms 95th percentile, in milliseconds (interpolated between ranks); null without samples.
+	//
+	// Example: 950
+	P95Ms *float64 `json:"p95Ms"`
+
+	// Samples Messages measured: those the gateway sent in the window (not those sent from the phone), from acceptance, or a scheduled message's sendAt, to the sent time the channel reports (WhatsApp's server time is to the second; an earlier one counts as 0).
+	//
+	// Example: 1520
+	Samples int64 `json:"samples"`
+}
+
+// AnalyticsOverview defines model for AnalyticsOverview.
+type AnalyticsOverview struct {
+	AcceptToSent AnalyticsLatency `json:"acceptToSent"`
+
+	// GeneratedAt When the figures were computed (UTC); the 24-hour windows end here.
+	//
+	// Example: 2026-12-01T15:04:05Z
+	GeneratedAt time.Time `json:"generatedAt"`
+
+	// OldestQueuedAgeSeconds Seconds the oldest due queued message has been waiting: since it was accepted, or since its sendAt for a scheduled one. 0 when none waits.
+	//
+	// Example: 4.25
+	OldestQueuedAgeSeconds float64 `json:"oldestQueuedAgeSeconds"`
+
+	// QueueDepth Outbound messages accepted and not sent yet, in every session; scheduled ones not due yet included.
+	//
+	// Example: 12
+	QueueDepth int64 `json:"queueDepth"`
+
+	// SessionsByStatus Registered sessions by their last reported status. Every status is present, zero included: connecting, qr_code, connected, disconnected, logged_out, banned, failed.
+	//
+	// Example: {"banned":0,"connected":3,"connecting":0,"disconnected":0,"failed":0,"logged_out":0,"qr_code":1}
+	SessionsByStatus map[string]int64  `json:"sessionsByStatus"`
+	Today            AnalyticsToday    `json:"today"`
+	Webhooks         AnalyticsWebhooks `json:"webhooks"`
+}
+
+// AnalyticsToday defines model for AnalyticsToday.
+type AnalyticsToday struct {
+	// Day The UTC day counted.
+	//
+	// Example: 2026-12-01
+	Day openapi_types.Date `json:"day"`
+
+	// Delivered Outbound messages delivered to the recipient's phone, read ones included.
+	//
+	// Example: 290
+	Delivered int64 `json:"delivered"`
+
+	// Failed Outbound messages that failed.
+	//
+	// Example: 3
+	Failed int64 `json:"failed"`
+
+	// MessagesIn Messages received.
+	//
+	// Example: 240
+	MessagesIn int64 `json:"messagesIn"`
+
+	// MessagesOut Messages sent or accepted for sending, including those sent from the phone.
+	//
+	// Example: 310
+	MessagesOut int64 `json:"messagesOut"`
+
+	// Read Outbound messages read.
+	//
+	// Example: 201
+	Read int64 `json:"read"`
+
+	// Sent Outbound messages the network took (whatever happened after).
+	//
+	// Example: 305
+	Sent int64 `json:"sent"`
+}
+
+// AnalyticsWebhooks defines model for AnalyticsWebhooks.
+type AnalyticsWebhooks struct {
+	// Delivered Deliveries the endpoint acknowledged (2xx).
+	//
+	// Example: 1490
+	Delivered int64 `json:"delivered"`
+
+	// Failed Deliveries dead-lettered (retries exhausted or a non-retryable answer).
+	//
+	// Example: 10
+	Failed int64 `json:"failed"`
+
+	// Pending Deliveries waiting for their first attempt or a retry.
+	//
+	// Example: 4
+	Pending int64 `json:"pending"`
+
+	// SuccessRate delivered / (delivered + failed); 0 when none finished.
+	//
+	// Example: 0.9933
+	SuccessRate float64 `json:"successRate"`
 }
 
 // AttemptView defines model for AttemptView.
@@ -2273,6 +2454,18 @@ type WebhookDisabledEvent struct {
 	Url        string `json:"url"`
 }
 
+// GetAnalyticsDailyParams defines parameters for GetAnalyticsDaily.
+type GetAnalyticsDailyParams struct {
+	// SessionId Only this session (404 if unknown); every session by default.
+	SessionId *string `form:"sessionId,omitempty" json:"sessionId,omitempty"`
+
+	// From First UTC day, inclusive; by default six days before to.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last UTC day, inclusive; by default today. At most 92 days from from.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
+}
+
 // StreamEventsParams defines parameters for StreamEvents.
 type StreamEventsParams struct {
 	// SessionId Only events of these sessions (repeat the parameter); all sessions by default.
@@ -2499,6 +2692,20 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// GetAnalyticsDaily Messages per session and day
+	//
+	// For each session and UTC day: messages in and out, delivered, read and failed, delivery and read rates, and the median time to first reply. By default the last 7 days of every session; at most 92 days per call (422 beyond).
+	//
+	// Corresponds with GET /api/v1/analytics/daily (the `GetAnalyticsDaily` operationId).
+	GetAnalyticsDaily(ctx context.Context, params *GetAnalyticsDailyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAnalyticsOverview Gateway overview
+	//
+	// Sessions by status, the send queue, today's messages, accept-to-sent latency and webhook delivery outcomes over the last 24 hours: the figures of a monitoring dashboard, computed by the database at each call.
+	//
+	// Corresponds with GET /api/v1/analytics/overview (the `GetAnalyticsOverview` operationId).
+	GetAnalyticsOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListChannels List channels
 	//
@@ -2921,6 +3128,40 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
 	ReceiveCloudNotification(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, body ReceiveCloudNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// GetAnalyticsDaily Messages per session and day
+//
+// For each session and UTC day: messages in and out, delivered, read and failed, delivery and read rates, and the median time to first reply. By default the last 7 days of every session; at most 92 days per call (422 beyond).
+//
+// Corresponds with GET /api/v1/analytics/daily (the `GetAnalyticsDaily` operationId).
+func (c *Client) GetAnalyticsDaily(ctx context.Context, params *GetAnalyticsDailyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAnalyticsDailyRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAnalyticsOverview Gateway overview
+//
+// Sessions by status, the send queue, today's messages, accept-to-sent latency and webhook delivery outcomes over the last 24 hours: the figures of a monitoring dashboard, computed by the database at each call.
+//
+// Corresponds with GET /api/v1/analytics/overview (the `GetAnalyticsOverview` operationId).
+func (c *Client) GetAnalyticsOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAnalyticsOverviewRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListChannels List channels
@@ -3883,6 +4124,111 @@ func (c *Client) ReceiveCloudNotification(ctx context.Context, sessionId string,
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewGetAnalyticsDailyRequest constructs an http.Request for the GetAnalyticsDaily method
+func NewGetAnalyticsDailyRequest(server string, params *GetAnalyticsDailyParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/analytics/daily")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.SessionId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "sessionId", *params.SessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAnalyticsOverviewRequest constructs an http.Request for the GetAnalyticsOverview method
+func NewGetAnalyticsOverviewRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/analytics/overview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewListChannelsRequest constructs an http.Request for the ListChannels method
@@ -5910,6 +6256,24 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// GetAnalyticsDailyWithResponse Messages per session and day
+	//
+	// For each session and UTC day: messages in and out, delivered, read and failed, delivery and read rates, and the median time to first reply. By default the last 7 days of every session; at most 92 days per call (422 beyond).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/analytics/daily (the `GetAnalyticsDaily` operationId).
+	GetAnalyticsDailyWithResponse(ctx context.Context, params *GetAnalyticsDailyParams, reqEditors ...RequestEditorFn) (*GetAnalyticsDailyResponse, error)
+
+	// GetAnalyticsOverviewWithResponse Gateway overview
+	//
+	// Sessions by status, the send queue, today's messages, accept-to-sent latency and webhook delivery outcomes over the last 24 hours: the figures of a monitoring dashboard, computed by the database at each call.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/analytics/overview (the `GetAnalyticsOverview` operationId).
+	GetAnalyticsOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAnalyticsOverviewResponse, error)
+
 	// ListChannelsWithResponse List channels
 	//
 	// The channels this gateway runs, with their limits, the message types they send and their capabilities.
@@ -6395,6 +6759,192 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /webhooks/whatsapp-cloud/{sessionId} (the `ReceiveCloudNotification` operationId).
 	ReceiveCloudNotificationWithResponse(ctx context.Context, sessionId string, params *ReceiveCloudNotificationParams, body ReceiveCloudNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*ReceiveCloudNotificationResponse, error)
+}
+
+// GetAnalyticsDailyResponse429Headers the declared response headers of an HTTP 429 response for GetAnalyticsDaily
+type GetAnalyticsDailyResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type GetAnalyticsDailyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AnalyticsDaily
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetAnalyticsDailyResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAnalyticsDailyResponse) GetJSON200() *AnalyticsDaily {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetAnalyticsDailyResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetAnalyticsDailyResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetAnalyticsDailyResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetAnalyticsDailyResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetAnalyticsDailyResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetAnalyticsDailyResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetAnalyticsDailyResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAnalyticsDailyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAnalyticsDailyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAnalyticsDailyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAnalyticsDailyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAnalyticsOverviewResponse429Headers the declared response headers of an HTTP 429 response for GetAnalyticsOverview
+type GetAnalyticsOverviewResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type GetAnalyticsOverviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AnalyticsOverview
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetAnalyticsOverviewResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAnalyticsOverviewResponse) GetJSON200() *AnalyticsOverview {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetAnalyticsOverviewResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetAnalyticsOverviewResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetAnalyticsOverviewResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetAnalyticsOverviewResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetAnalyticsOverviewResponse) GetApplicationproblemJSON504() *ErrorModel {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAnalyticsOverviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAnalyticsOverviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAnalyticsOverviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAnalyticsOverviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListChannels
@@ -10902,6 +11452,36 @@ func (r ReceiveCloudNotificationResponse) ContentType() string {
 	return ""
 }
 
+// GetAnalyticsDailyWithResponse Messages per session and day
+//
+// For each session and UTC day: messages in and out, delivered, read and failed, delivery and read rates, and the median time to first reply. By default the last 7 days of every session; at most 92 days per call (422 beyond).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/analytics/daily (the `GetAnalyticsDaily` operationId).
+func (c *ClientWithResponses) GetAnalyticsDailyWithResponse(ctx context.Context, params *GetAnalyticsDailyParams, reqEditors ...RequestEditorFn) (*GetAnalyticsDailyResponse, error) {
+	rsp, err := c.GetAnalyticsDaily(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAnalyticsDailyResponse(rsp)
+}
+
+// GetAnalyticsOverviewWithResponse Gateway overview
+//
+// Sessions by status, the send queue, today's messages, accept-to-sent latency and webhook delivery outcomes over the last 24 hours: the figures of a monitoring dashboard, computed by the database at each call.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/analytics/overview (the `GetAnalyticsOverview` operationId).
+func (c *ClientWithResponses) GetAnalyticsOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAnalyticsOverviewResponse, error) {
+	rsp, err := c.GetAnalyticsOverview(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAnalyticsOverviewResponse(rsp)
+}
+
 // ListChannelsWithResponse List channels
 //
 // The channels this gateway runs, with their limits, the message types they send and their capabilities.
@@ -11710,6 +12290,210 @@ func (c *ClientWithResponses) ReceiveCloudNotificationWithResponse(ctx context.C
 		return nil, err
 	}
 	return ParseReceiveCloudNotificationResponse(rsp)
+}
+
+// ParseGetAnalyticsDailyResponse parses an HTTP response from a GetAnalyticsDailyWithResponse call
+func ParseGetAnalyticsDailyResponse(rsp *http.Response) (*GetAnalyticsDailyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAnalyticsDailyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AnalyticsDaily
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetAnalyticsDailyResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetAnalyticsOverviewResponse parses an HTTP response from a GetAnalyticsOverviewWithResponse call
+func ParseGetAnalyticsOverviewResponse(rsp *http.Response) (*GetAnalyticsOverviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAnalyticsOverviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AnalyticsOverview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetAnalyticsOverviewResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call

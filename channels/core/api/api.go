@@ -74,6 +74,7 @@ func Register(api huma.API, d Deps) {
 	h.registerChannels(api)
 	h.registerTemplates(api)
 	h.registerEvents(api)
+	h.registerAnalytics(api)
 	Describe(api.OpenAPI())
 }
 

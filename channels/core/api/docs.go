@@ -25,6 +25,7 @@ func Describe(doc *huma.OpenAPI) {
 		{Name: tagContacts, Description: "A session's contacts, cached and synced on demand."},
 		{Name: tagHealth, Description: "Liveness, component, session, system and pipeline health."},
 		{Name: tagChannels, Description: "The channels this gateway runs: limits, message types, capabilities."},
+		{Name: tagAnalytics, Description: "Figures for monitoring dashboards, computed by the database: sessions by status, queue depth, send latency, webhook success, and messages per session and day with delivery and read rates and time to first reply."},
 		{Name: "Webhooks", Description: "Signed, retried, logged and replayable event delivery: endpoints, the delivery log, and the events POSTed to them."},
 	}
 }

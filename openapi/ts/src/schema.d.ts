@@ -4,6 +4,46 @@
  */
 
 export interface paths {
+    "/api/v1/analytics/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Messages per session and day
+         * @description For each session and UTC day: messages in and out, delivered, read and failed, delivery and read rates, and the median time to first reply. By default the last 7 days of every session; at most 92 days per call (422 beyond).
+         */
+        get: operations["getAnalyticsDaily"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Gateway overview
+         * @description Sessions by status, the send queue, today's messages, accept-to-sent latency and webhook delivery outcomes over the last 24 hours: the figures of a monitoring dashboard, computed by the database at each call.
+         */
+        get: operations["getAnalyticsOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels": {
         parameters: {
             query?: never;
@@ -973,6 +1013,220 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        AnalyticsDaily: {
+            /** @description One entry per session and UTC day with at least one message, ordered by day then session id; days without messages are left out. */
+            days: components["schemas"]["AnalyticsDay"][];
+            /**
+             * Format: date
+             * @description First UTC day of the report.
+             * @example 2026-11-25
+             */
+            from: string;
+            /**
+             * Format: date
+             * @description Last UTC day of the report.
+             * @example 2026-12-01
+             */
+            to: string;
+        };
+        AnalyticsDay: {
+            /**
+             * Format: date
+             * @description The UTC day.
+             * @example 2026-12-01
+             */
+            day: string;
+            /**
+             * Format: int64
+             * @description Outbound messages delivered to the recipient's phone, read ones included.
+             * @example 48
+             */
+            delivered: number;
+            /**
+             * Format: double
+             * @description delivered / sent; 0 when nothing was sent.
+             * @example 0.96
+             */
+            deliveryRate: number;
+            /**
+             * Format: int64
+             * @description Outbound messages that failed.
+             * @example 1
+             */
+            failed: number;
+            /**
+             * Format: double
+             * @description Median over the day's conversations (chats with an inbound message that day) of the seconds from the day's first inbound message to the session's next outbound message in that chat; null when none was answered.
+             * @example 95.5
+             */
+            medianFirstReplySeconds: number | null;
+            /**
+             * Format: int64
+             * @description Messages received.
+             * @example 40
+             */
+            messagesIn: number;
+            /**
+             * Format: int64
+             * @description Messages sent or accepted for sending, including those sent from the phone.
+             * @example 52
+             */
+            messagesOut: number;
+            /**
+             * Format: int64
+             * @description Outbound messages read.
+             * @example 30
+             */
+            read: number;
+            /**
+             * Format: double
+             * @description read / sent; 0 when nothing was sent.
+             * @example 0.6
+             */
+            readRate: number;
+            /**
+             * Format: int64
+             * @description Outbound messages the network took (whatever happened after): the rates' denominator.
+             * @example 50
+             */
+            sent: number;
+            /**
+             * @description The session.
+             * @example support-1
+             */
+            sessionId: string;
+        };
+        AnalyticsLatency: {
+            /**
+             * Format: double
+             * @description Median, in milliseconds (interpolated between ranks, as percentile_cont); null without samples.
+             * @example 180.5
+             */
+            p50Ms: number | null;
+            /**
+             * Format: double
+             * @description 95th percentile, in milliseconds (interpolated between ranks); null without samples.
+             * @example 950
+             */
+            p95Ms: number | null;
+            /**
+             * Format: int64
+             * @description Messages measured: those the gateway sent in the window (not those sent from the phone), from acceptance, or a scheduled message's sendAt, to the sent time the channel reports (WhatsApp's server time is to the second; an earlier one counts as 0).
+             * @example 1520
+             */
+            samples: number;
+        };
+        AnalyticsOverview: {
+            /** @description Time from acceptance to sent of the messages the gateway sent in the last 24 hours. */
+            acceptToSent: components["schemas"]["AnalyticsLatency"];
+            /**
+             * Format: date-time
+             * @description When the figures were computed (UTC); the 24-hour windows end here.
+             * @example 2026-12-01T15:04:05Z
+             */
+            generatedAt: string;
+            /**
+             * Format: double
+             * @description Seconds the oldest due queued message has been waiting: since it was accepted, or since its sendAt for a scheduled one. 0 when none waits.
+             * @example 4.25
+             */
+            oldestQueuedAgeSeconds: number;
+            /**
+             * Format: int64
+             * @description Outbound messages accepted and not sent yet, in every session; scheduled ones not due yet included.
+             * @example 12
+             */
+            queueDepth: number;
+            /**
+             * @description Registered sessions by their last reported status. Every status is present, zero included: connecting, qr_code, connected, disconnected, logged_out, banned, failed.
+             * @example {
+             *       "banned": 0,
+             *       "connected": 3,
+             *       "connecting": 0,
+             *       "disconnected": 0,
+             *       "failed": 0,
+             *       "logged_out": 0,
+             *       "qr_code": 1
+             *     }
+             */
+            sessionsByStatus: {
+                [key: string]: number;
+            };
+            /** @description Messages of the current UTC day, every session. */
+            today: components["schemas"]["AnalyticsToday"];
+            /** @description Webhook deliveries created in the last 24 hours, by where they stand now. */
+            webhooks: components["schemas"]["AnalyticsWebhooks"];
+        };
+        AnalyticsToday: {
+            /**
+             * Format: date
+             * @description The UTC day counted.
+             * @example 2026-12-01
+             */
+            day: string;
+            /**
+             * Format: int64
+             * @description Outbound messages delivered to the recipient's phone, read ones included.
+             * @example 290
+             */
+            delivered: number;
+            /**
+             * Format: int64
+             * @description Outbound messages that failed.
+             * @example 3
+             */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Messages received.
+             * @example 240
+             */
+            messagesIn: number;
+            /**
+             * Format: int64
+             * @description Messages sent or accepted for sending, including those sent from the phone.
+             * @example 310
+             */
+            messagesOut: number;
+            /**
+             * Format: int64
+             * @description Outbound messages read.
+             * @example 201
+             */
+            read: number;
+            /**
+             * Format: int64
+             * @description Outbound messages the network took (whatever happened after).
+             * @example 305
+             */
+            sent: number;
+        };
+        AnalyticsWebhooks: {
+            /**
+             * Format: int64
+             * @description Deliveries the endpoint acknowledged (2xx).
+             * @example 1490
+             */
+            delivered: number;
+            /**
+             * Format: int64
+             * @description Deliveries dead-lettered (retries exhausted or a non-retryable answer).
+             * @example 10
+             */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Deliveries waiting for their first attempt or a retry.
+             * @example 4
+             */
+            pending: number;
+            /**
+             * Format: double
+             * @description delivered / (delivered + failed); 0 when none finished.
+             * @example 0.9933
+             */
+            successRate: number;
+        };
         AttemptView: {
             /** Format: date-time */
             at: string;
@@ -2101,6 +2355,177 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getAnalyticsDaily: {
+        parameters: {
+            query?: {
+                /** @description Only this session (404 if unknown); every session by default. */
+                sessionId?: string;
+                /** @description First UTC day, inclusive; by default six days before to. */
+                from?: string;
+                /** @description Last UTC day, inclusive; by default today. At most 92 days from from. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsDaily"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    getAnalyticsOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsOverview"];
+                };
+            };
+            /** @description Missing or invalid API key (x-28web-gateway-key header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Rate limit exceeded for the client address or the API key. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in a burst. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current burst. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the burst allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds until a request may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The operation timed out. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     listChannels: {
         parameters: {
             query?: never;
