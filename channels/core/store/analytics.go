@@ -118,7 +118,7 @@ func (s *Store) AcceptToSent(ctx context.Context, since time.Time) (Latency, err
 	// before the acceptance: such a message counts as sent at once.
 	if err := s.db.NewRaw("WITH raw AS (SELECT "+d.millis(dueAt, "m.sent_at")+" AS ms FROM messages AS m"+
 		" WHERE m.direction = ? AND m.attempts > 0 AND m.sent_at >= ?),"+
-		" lat AS (SELECT CASE WHEN ms < 0 THEN 0 ELSE ms END AS ms FROM raw),"+
+		" lat AS (SELECT CASE WHEN ms < 0 THEN 0.0 ELSE ms END AS ms FROM raw),"+
 		" ranked AS (SELECT ms, ROW_NUMBER() OVER (ORDER BY ms) - 1 AS i, COUNT(*) OVER () AS n FROM lat)"+
 		" SELECT i, n, ms FROM ranked WHERE i IN ("+strings.Join(ranks, ", ")+")",
 		core.DirectionOut, normalize(since)).Scan(ctx, &rows); err != nil {

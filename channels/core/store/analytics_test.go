@@ -203,3 +203,17 @@ func TestOverviewFigures(t *testing.T) {
 		require.Equal(t, store.Latency{P50: 50 * time.Millisecond, P95: 95 * time.Millisecond, Samples: 3}, lat)
 	}, migrations.Core)
 }
+
+// TestAcceptToSentOfOneEarlySend: a lone sample clamped to 0 (WhatsApp's sent time is whole
+// seconds) is still read as a number on SQLite, where the clamp once came back as an integer.
+func TestAcceptToSentOfOneEarlySend(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := &fixture{t: t, d: d}
+		f.session("s1", core.StatusConnected)
+		now := at(20, 12, 0, 0)
+		f.out("s1", "C", now.Add(-time.Minute), core.MessageStatusSent, now.Add(-time.Minute-300*time.Millisecond))
+		lat, err := store.New(d.Bun()).AcceptToSent(t.Context(), now.Add(-time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, store.Latency{Samples: 1}, lat)
+	}, migrations.Core)
+}
