@@ -61,6 +61,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	isOperation, public := s.routes.lookup(pattern)
 	if !public {
 		key := r.Header.Get(APIKeyHeader)
+		if key == "" { // the dashboard's session cookie stands for the key (dashboardauth.go)
+			ok, status, detail := s.cookieAuth(r)
+			if status != 0 {
+				WriteProblem(rw, status, detail)
+				return
+			}
+			if ok {
+				key = s.cfg.APIKey
+			}
+		}
 		if key == "" {
 			WriteProblem(rw, http.StatusUnauthorized, "missing API key: send it in the "+APIKeyHeader+" header")
 			return

@@ -67,6 +67,7 @@ type Server struct {
 	routes  *routeTable
 	errors  *ErrorMapper
 	keyHash [sha256.Size]byte
+	cookies *cookieSessions
 	ipRate  *rateLimiter // nil when disabled
 	keyRate *rateLimiter // nil when disabled
 	handler http.Handler
@@ -122,6 +123,7 @@ func New(cfg Config, info APIInfo, logger *slog.Logger, opts ...Option) (*Server
 		routes:  newRouteTable(),
 		errors:  NewErrorMapper(logger, o.errorMappings...),
 		keyHash: sha256.Sum256([]byte(cfg.APIKey)),
+		cookies: newCookieSessions(cfg.APIKey),
 	}
 	if !cfg.RateLimit.PerIP.Disabled {
 		s.ipRate = newRateLimiter(cfg.RateLimit.PerIP)

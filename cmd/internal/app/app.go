@@ -22,6 +22,7 @@ import (
 	"github.com/28web/hub/channels/whatsapp"
 	"github.com/28web/hub/channels/whatsappcloud"
 	"github.com/28web/hub/cmd/internal/config"
+	"github.com/28web/hub/dashboard"
 	"github.com/28web/hub/migrations"
 	"github.com/28web/hub/openapi"
 	"github.com/28web/hub/platform/bus"
@@ -131,7 +132,8 @@ func Gateway(cfg *config.Config, version string, logger *slog.Logger, channel ..
 		fx.Supply(httpserver.DocumentsLoader(func() (httpserver.Documents, error) {
 			return httpserver.Documents{YAML31: openapi.YAML31, YAML30: openapi.YAML30}, nil
 		})),
-		health.Background)
+		health.Background,
+		dashboard.Module)
 }
 
 // migrateOnStart applies pending migrations before anything else starts serving.
