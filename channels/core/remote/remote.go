@@ -188,7 +188,11 @@ func (p *Provider) CreateSession(ctx context.Context, req core.CreateSessionRequ
 	if err := req.ID.Validate(); err != nil {
 		return core.Session{}, err
 	}
-	res, err := p.api.CreateSessionWithResponse(ctx, client.CreateSessionRequest{Id: string(req.ID), Channel: ptr(string(p.channel))})
+	body := client.CreateSessionRequest{Id: string(req.ID), Channel: ptr(string(p.channel))}
+	if len(req.Settings) > 0 {
+		body.Settings = &req.Settings // the channel's credentials, for the gateway to seal
+	}
+	res, err := p.api.CreateSessionWithResponse(ctx, body)
 	if err := check("create session", err, res, http.StatusCreated); err != nil {
 		return core.Session{}, err
 	}
