@@ -63,6 +63,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open db: parse postgres url: %w", err)
 		}
+		// bun writes every value into the SQL text, so no two statements are alike: pgx's default
+		// (prepare and cache each distinct statement) costs a round trip and a server-side
+		// prepared statement per query. Exec mode sends parse, bind and execute in one round trip
+		// with an unnamed statement, for bun's queries and whatsmeow's parameterised ones alike.
+		pcfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 		bdb = bun.NewDB(stdlib.OpenDB(*pcfg), pgdialect.New())
 	case SQLite:
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
