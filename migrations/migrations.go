@@ -39,6 +39,12 @@ var whatsappCloudFS embed.FS
 // webhook notifications, customer windows, received media ids.
 var WhatsappCloud = Set{Name: "whatsappcloud", FS: whatsappCloudFS, Dir: "whatsappcloud"}
 
+//go:embed hubremote
+var hubRemoteFS embed.FS
+
+// HubRemote holds the hub's record of the gateway events it took in by webhook (remote mode).
+var HubRemote = Set{Name: "hubremote", FS: hubRemoteFS, Dir: "hubremote"}
+
 //go:embed webhooks
 var webhooksFS embed.FS
 

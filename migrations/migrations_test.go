@@ -15,7 +15,7 @@ import (
 // Every module has the same migrations for every dialect, each with its down file, so a schema
 // never exists on one database only.
 func TestSetsArePairedAcrossDialects(t *testing.T) {
-	for _, set := range []migrations.Set{migrations.Core, migrations.Webhooks, migrations.Whatsapp, migrations.WhatsappCloud, migrations.Outbox} {
+	for _, set := range []migrations.Set{migrations.Core, migrations.Webhooks, migrations.Whatsapp, migrations.WhatsappCloud, migrations.HubRemote, migrations.Outbox} {
 		t.Run(set.Name, func(t *testing.T) {
 			names := map[string][]string{}
 			for _, dialect := range []string{"postgres", "sqlite"} {

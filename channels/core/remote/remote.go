@@ -116,6 +116,12 @@ func (p *Provider) Start(ctx context.Context) error {
 	if err := p.forwardEvents(ctx); err != nil {
 		return err
 	}
+	return p.ReportSessions(ctx)
+}
+
+// ReportSessions publishes every gateway session's current status as a session.status event:
+// what a hub that was away missed is superseded by the state it starts from.
+func (p *Provider) ReportSessions(ctx context.Context) error {
 	sessions, err := p.Sessions(ctx)
 	if err != nil {
 		return err

@@ -71,3 +71,30 @@ func maskSecret(s string) string {
 	}
 	return s[:len(secretPrefix)+4] + "…"
 }
+
+// Verify checks a Standard Webhooks request against secret: the signature header must hold a
+// v1 entry matching (constant time) and the timestamp must be within tolerance of now. Errors
+// wrap core.ErrInvalid.
+func Verify(secret, msgID, timestamp, signatures string, body []byte, now time.Time, tolerance time.Duration) error {
+	if msgID == "" || timestamp == "" || signatures == "" {
+		return fmt.Errorf("%w: missing %s, %s or %s", core.ErrInvalid, HeaderID, HeaderTimestamp, HeaderSignature)
+	}
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not unix seconds", core.ErrInvalid, HeaderTimestamp)
+	}
+	ts := time.Unix(sec, 0)
+	if d := now.Sub(ts); d > tolerance || d < -tolerance {
+		return fmt.Errorf("%w: %s is %s away from now", core.ErrInvalid, HeaderTimestamp, d.Round(time.Second))
+	}
+	want, err := Sign([]string{secret}, msgID, ts, body)
+	if err != nil {
+		return err
+	}
+	for _, got := range strings.Fields(signatures) {
+		if hmac.Equal([]byte(got), []byte(want)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no signature matches", core.ErrInvalid)
+}

@@ -50,7 +50,7 @@ func GatewayInfo() httpserver.APIInfo {
 
 // MigrationSets are the schema of every module a binary runs.
 func MigrationSets() []migrations.Set {
-	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.WhatsappCloud, migrations.Webhooks, migrations.Outbox}
+	return []migrations.Set{migrations.Core, migrations.Whatsapp, migrations.WhatsappCloud, migrations.HubRemote, migrations.Webhooks, migrations.Outbox}
 }
 
 // Platform wires configuration, logging, the database (migrated at start), the bus, the HTTP

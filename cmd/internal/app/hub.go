@@ -1,8 +1,10 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -12,8 +14,10 @@ import (
 	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/openapi/client"
 	"github.com/28web/hub/platform/bus"
+	"github.com/28web/hub/platform/db"
 	"github.com/28web/hub/platform/health"
 	"github.com/28web/hub/platform/httpserver"
+	"github.com/28web/hub/platform/log"
 )
 
 // HubInfo is the OpenAPI info block of the hub's API (the same operations as the gateway's).
@@ -23,9 +27,13 @@ func HubInfo() httpserver.APIInfo {
 	return info
 }
 
-// RemoteChannel drives a gateway over its REST API (the generated Go client) and reads its
-// events from the gateway's streams on the shared Redis, in a consumer group of the hub's own.
+// RemoteChannel drives a gateway over its REST API (the generated Go client) and takes its
+// events from the gateway's streams on a shared Redis (a consumer group of the hub's own) or, with
+// hub.events webhooks, from the gateway's signed webhooks.
 func RemoteChannel(hub config.HubConfig, busCfg bus.Config) fx.Option {
+	if hub.Events == config.HubEventsWebhooks {
+		return remoteOverWebhooks(hub)
+	}
 	return fx.Provide(fx.Annotate(func(lc fx.Lifecycle, sink core.EventSink, logger *slog.Logger) (core.Provider, error) {
 		api, err := client.NewWithKey(hub.GatewayURL, hub.GatewayAPIKey)
 		if err != nil {
@@ -46,6 +54,38 @@ func RemoteChannel(hub config.HubConfig, busCfg bus.Config) fx.Option {
 		lc.Append(fx.StopHook(events.Close))
 		return p, nil
 	}, fx.ResultTags(core.ChannelsGroup)))
+}
+
+// remoteOverWebhooks is remote mode without a shared Redis: the gateway's global webhook
+// (APP_WEBHOOK_URL) points at the hub's remote.ReceiverPath. At start the hub asks the gateway
+// to redeliver what it gave up on meanwhile, then reports the sessions' current state.
+func remoteOverWebhooks(hub config.HubConfig) fx.Option {
+	return fx.Options(
+		fx.Provide(fx.Annotate(func(lc fx.Lifecycle, d *db.DB, srv *httpserver.Server, sink core.EventSink, logger *slog.Logger) (core.Provider, error) {
+			api, err := client.NewWithKey(hub.GatewayURL, hub.GatewayAPIKey)
+			if err != nil {
+				return nil, err
+			}
+			p := remote.New(api, remote.DefaultChannel, nil, sink, logger)
+			rcv := remote.NewReceiver(hub.WebhookSecret, d.Bun(), sink, logger)
+			srv.HandlePublic("POST "+remote.ReceiverPath, rcv)
+			lc.Append(fx.StartStopHook(func(ctx context.Context) error {
+				if err := p.Start(ctx); err != nil {
+					return err
+				}
+				if err := rcv.Prune(ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+					logger.Warn("prune gateway webhook ids", log.ErrorAttr(err))
+				}
+				n, err := rcv.CatchUp(ctx, api)
+				if err != nil {
+					return fmt.Errorf("catch up on the gateway's events: %w", err)
+				}
+				logger.Info("remote mode over webhooks: asked the gateway to redeliver what the hub missed", slog.Int("redelivered", n))
+				return p.ReportSessions(ctx)
+			}, p.Stop))
+			return p, nil
+		}, fx.ResultTags(core.ChannelsGroup))),
+	)
 }
 
 // Hub is the hub: platform and core, with the channel in-process or in a remote gateway as

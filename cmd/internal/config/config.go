@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -92,7 +93,20 @@ type HubConfig struct {
 	// in remote mode. It must differ from the hub's own bus.namespace: the hub's send queue must
 	// not be consumed by the gateway's. Default "" (a gateway with no namespace).
 	GatewayNamespace string `koanf:"gateway_namespace"`
+	// Events is how remote mode takes the gateway's events: "redis" (its streams, shared Redis)
+	// or "webhooks" (its signed webhooks: the gateway's APP_WEBHOOK_URL points at the hub's
+	// /hub/gateway-events) [HUB_EVENTS]. Default redis.
+	Events string `koanf:"events"`
+	// WebhookSecret is the gateway's global webhook secret (whsec_…, its webhook.secret), which
+	// signs what the hub takes in webhooks mode [HUB_WEBHOOK_SECRET].
+	WebhookSecret string `koanf:"webhook_secret"`
 }
+
+// Hub event modes.
+const (
+	HubEventsRedis    = "redis"
+	HubEventsWebhooks = "webhooks"
+)
 
 // Hub channel modes.
 const (
@@ -254,6 +268,9 @@ func (c *Config) SetDefaults() {
 	if c.Hub.Channel == "" {
 		c.Hub.Channel = HubInProcess
 	}
+	if c.Hub.Events == "" {
+		c.Hub.Events = HubEventsRedis
+	}
 	if c.Health.CheckInterval == 0 {
 		c.Health.CheckInterval = 30 * time.Second
 	}
@@ -302,11 +319,20 @@ func (c *Config) Validate() error {
 		if c.Hub.GatewayAPIKey == "" {
 			errs = append(errs, errors.New("hub.gateway_api_key (GATEWAY_API_KEY): remote mode needs the gateway's API key"))
 		}
-		if c.Bus.RedisURL == "" {
-			errs = append(errs, errors.New("hub remote mode reads the gateway's events from Redis: set bus.redis_url (REDIS_URL)"))
-		}
-		if c.Hub.GatewayNamespace == c.Bus.Namespace {
-			errs = append(errs, errors.New("hub.gateway_namespace must differ from bus.namespace: the hub's queue is its own"))
+		switch c.Hub.Events {
+		case HubEventsRedis:
+			if c.Bus.RedisURL == "" {
+				errs = append(errs, errors.New("hub remote mode with hub.events redis reads the gateway's events from Redis: set bus.redis_url (REDIS_URL), or hub.events webhooks"))
+			}
+			if c.Hub.GatewayNamespace == c.Bus.Namespace {
+				errs = append(errs, errors.New("hub.gateway_namespace must differ from bus.namespace: the hub's queue is its own"))
+			}
+		case HubEventsWebhooks:
+			if !strings.HasPrefix(c.Hub.WebhookSecret, "whsec_") {
+				errs = append(errs, errors.New("hub.webhook_secret (HUB_WEBHOOK_SECRET): webhooks mode needs the whsec_ secret of the gateway's global endpoint (its webhook.secret)"))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("hub.events (HUB_EVENTS) %q: want redis or webhooks", c.Hub.Events))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("hub.channel (HUB_CHANNEL) %q: want inprocess or remote", c.Hub.Channel))

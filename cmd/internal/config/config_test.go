@@ -73,7 +73,7 @@ func TestEveryEnvName(t *testing.T) {
 	require.Equal(t, "debug", cfg.Log.Level)
 	require.Equal(t, "http://127.0.0.1:8090", cfg.WhatsAppCloud.GraphURL)
 	require.Equal(t, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", cfg.WhatsAppCloud.EncryptionKey)
-	require.Len(t, config.EnvNames(), 22, "a new variable needs a line in this test")
+	require.Len(t, config.EnvNames(), 24, "a new variable needs a line in this test")
 }
 
 // The private-target switches exist as variables for the simulator walk-through, and are refused
@@ -261,4 +261,17 @@ func writeFile(t *testing.T, content string) string {
 	p := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 	return p
+}
+
+func TestHubEventModes(t *testing.T) {
+	base := []string{"HUB_CHANNEL=remote", "GATEWAY_URL=http://127.0.0.1:3001", "GATEWAY_API_KEY=k", "SESSIONS_PATH=" + t.TempDir()}
+	_, err := config.Load(config.LoadOptions{Environ: append(base, "HUB_EVENTS=webhooks")})
+	require.ErrorContains(t, err, "hub.webhook_secret", "webhooks mode needs the secret")
+	cfg, err := config.Load(config.LoadOptions{Environ: append(base, "HUB_EVENTS=webhooks", "HUB_WEBHOOK_SECRET=whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX")})
+	require.NoError(t, err, "webhooks mode needs no Redis")
+	require.Equal(t, config.HubEventsWebhooks, cfg.Hub.Events)
+	_, err = config.Load(config.LoadOptions{Environ: base})
+	require.ErrorContains(t, err, "REDIS_URL", "redis mode (the default) needs Redis")
+	_, err = config.Load(config.LoadOptions{Environ: append(base, "HUB_EVENTS=carrier-pigeon")})
+	require.ErrorContains(t, err, "hub.events")
 }

@@ -57,6 +57,8 @@ var envTable = map[string]envVar{
 	"HUB_CHANNEL":                   {key: "hub.channel"},
 	"GATEWAY_URL":                   {key: "hub.gateway_url", kind: envURL},
 	"GATEWAY_API_KEY":               {key: "hub.gateway_api_key", secret: true},
+	"HUB_EVENTS":                    {key: "hub.events"},
+	"HUB_WEBHOOK_SECRET":            {key: "hub.webhook_secret", secret: true},
 }
 
 // browserOnlyEnv reports variables of the whatsapp-web.js gateway that configured its Chromium.

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS hub_gateway_events;
