@@ -11,6 +11,7 @@ import (
 	"github.com/28web/hub/channels/core"
 	"github.com/28web/hub/channels/core/remote"
 	"github.com/28web/hub/channels/whatsapp"
+	"github.com/28web/hub/channels/whatsappcloud"
 	"github.com/28web/hub/cmd/internal/config"
 	"github.com/28web/hub/openapi/client"
 	"github.com/28web/hub/platform/bus"
@@ -34,26 +35,42 @@ func RemoteChannel(hub config.HubConfig, busCfg bus.Config) fx.Option {
 	if hub.Events == config.HubEventsWebhooks {
 		return remoteOverWebhooks(hub)
 	}
-	return fx.Provide(fx.Annotate(func(lc fx.Lifecycle, sink core.EventSink, logger *slog.Logger) (core.Provider, error) {
+	return fx.Provide(func(lc fx.Lifecycle, sink core.EventSink, logger *slog.Logger) (remoteProviders, error) {
 		api, err := client.NewWithKey(hub.GatewayURL, hub.GatewayAPIKey)
 		if err != nil {
-			return nil, err
+			return remoteProviders{}, err
 		}
 		eventsCfg := busCfg
 		eventsCfg.Namespace = hub.GatewayNamespace
 		events, err := bus.New(eventsCfg, logger)
 		if err != nil {
-			return nil, fmt.Errorf("gateway events bus: %w", err)
+			return remoteProviders{}, fmt.Errorf("gateway events bus: %w", err)
 		}
 		sub, err := events.Subscriber("hub")
 		if err != nil {
-			return nil, fmt.Errorf("gateway events: %w", err)
+			return remoteProviders{}, fmt.Errorf("gateway events: %w", err)
 		}
 		p := remote.New(api, remote.DefaultChannel, sub, sink, logger)
 		lc.Append(fx.StartStopHook(p.Start, p.Stop))
 		lc.Append(fx.StopHook(events.Close))
-		return p, nil
-	}, fx.ResultTags(core.ChannelsGroup)))
+		return remoteChannels(lc, p, api, sink, logger), nil
+	})
+}
+
+// remoteProviders are the gateway's channels as the hub's channel group.
+type remoteProviders struct {
+	fx.Out
+
+	Providers []core.Provider `group:"channels,flatten"`
+}
+
+// remoteChannels adds the gateway's Cloud API channel next to its WhatsApp one: the same
+// gateway, another channel name. Its events come with the first provider's (they are the
+// gateway's, whatever the channel), so it forwards none itself.
+func remoteChannels(lc fx.Lifecycle, first *remote.Provider, api *client.ClientWithResponses, sink core.EventSink, logger *slog.Logger) remoteProviders {
+	cloud := remote.New(api, whatsappcloud.Channel, nil, sink, logger)
+	lc.Append(fx.StartStopHook(cloud.Start, cloud.Stop))
+	return remoteProviders{Providers: []core.Provider{first, cloud}}
 }
 
 // remoteOverWebhooks is remote mode without a shared Redis: the gateway's global webhook
@@ -61,10 +78,10 @@ func RemoteChannel(hub config.HubConfig, busCfg bus.Config) fx.Option {
 // to redeliver what it gave up on meanwhile, then reports the sessions' current state.
 func remoteOverWebhooks(hub config.HubConfig) fx.Option {
 	return fx.Options(
-		fx.Provide(fx.Annotate(func(lc fx.Lifecycle, d *db.DB, srv *httpserver.Server, sink core.EventSink, logger *slog.Logger) (core.Provider, error) {
+		fx.Provide(func(lc fx.Lifecycle, d *db.DB, srv *httpserver.Server, sink core.EventSink, logger *slog.Logger) (remoteProviders, error) {
 			api, err := client.NewWithKey(hub.GatewayURL, hub.GatewayAPIKey)
 			if err != nil {
-				return nil, err
+				return remoteProviders{}, err
 			}
 			p := remote.New(api, remote.DefaultChannel, nil, sink, logger)
 			rcv := remote.NewReceiver(hub.WebhookSecret, d.Bun(), sink, logger)
@@ -83,8 +100,8 @@ func remoteOverWebhooks(hub config.HubConfig) fx.Option {
 				logger.Info("remote mode over webhooks: asked the gateway to redeliver what the hub missed", slog.Int("redelivered", n))
 				return p.ReportSessions(ctx)
 			}, p.Stop))
-			return p, nil
-		}, fx.ResultTags(core.ChannelsGroup))),
+			return remoteChannels(lc, p, api, sink, logger), nil
+		}),
 	)
 }
 
