@@ -339,6 +339,7 @@ function sessionView(id) {
     return info && info.status !== "connected" && (info.capabilities || []).includes("qr_login");
   }
   function showStatus(status, account, pushName) {
+    if (!info) return; // an event before the session loaded: the load shows the current state
     info.status = status;
     if (account) info.account = account;
     if (pushName) info.pushName = pushName;
