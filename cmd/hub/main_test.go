@@ -94,25 +94,7 @@ func TestRemoteModeDrivesAGateway(t *testing.T) {
 	customer, err := sim.NewPhone("5561900000002")
 	require.NoError(t, err)
 
-	created, err := c.CreateSessionWithResponse(ctx, client.CreateSessionRequest{Id: "support"})
-	require.NoError(t, err)
-	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
-	var qr string
-	channeltest.Eventually(t, 15*time.Second, "QR through the hub", func() bool {
-		res, err := c.GetSessionQRWithResponse(ctx, "support", nil)
-		require.NoError(t, err)
-		if res.JSON200 != nil {
-			qr = res.JSON200.Qr
-		}
-		return qr != ""
-	})
-	_, err = agent.ScanQR(ctx, qr)
-	require.NoError(t, err)
-	channeltest.Eventually(t, 15*time.Second, "connected through the hub", func() bool {
-		res, err := c.GetSessionWithResponse(ctx, "support")
-		require.NoError(t, err)
-		return res.JSON200 != nil && res.JSON200.Status == client.SessionStatusConnected
-	})
+	pairThroughHub(t, c, "support", agent)
 
 	text := "sent by the hub through the gateway"
 	sent, err := c.SendMessageWithResponse(ctx, "support", nil, client.SendMessageRequest{To: "+" + customer.Number(), Type: client.SendMessageRequestTypeText, Text: &text})
@@ -138,4 +120,30 @@ func TestRemoteModeDrivesAGateway(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, bounded by the deadline
 	}
+}
+
+// pairThroughHub creates session id through the hub, has phone scan its QR, and waits until the
+// hub sees it connected (which it learns from the gateway's events).
+func pairThroughHub(t *testing.T, c *client.ClientWithResponses, id string, phone *wasim.Phone) {
+	t.Helper()
+	ctx := t.Context()
+	created, err := c.CreateSessionWithResponse(ctx, client.CreateSessionRequest{Id: id})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
+	var qr string
+	channeltest.Eventually(t, 15*time.Second, "QR through the hub", func() bool {
+		res, err := c.GetSessionQRWithResponse(ctx, id, nil)
+		require.NoError(t, err)
+		if res.JSON200 != nil {
+			qr = res.JSON200.Qr
+		}
+		return qr != ""
+	})
+	_, err = phone.ScanQR(ctx, qr)
+	require.NoError(t, err)
+	channeltest.Eventually(t, 15*time.Second, "connected through the hub", func() bool {
+		res, err := c.GetSessionWithResponse(ctx, id)
+		require.NoError(t, err)
+		return res.JSON200 != nil && res.JSON200.Status == client.SessionStatusConnected
+	})
 }

@@ -88,25 +88,7 @@ func TestRemoteModeOverWebhooks(t *testing.T) {
 	require.NoError(t, err)
 	customer, err := sim.NewPhone("5561900000012")
 	require.NoError(t, err)
-	created, err := c.CreateSessionWithResponse(ctx, client.CreateSessionRequest{Id: "support"})
-	require.NoError(t, err)
-	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
-	var qr string
-	channeltest.Eventually(t, 15*time.Second, "QR through the hub", func() bool {
-		res, err := c.GetSessionQRWithResponse(ctx, "support", nil)
-		require.NoError(t, err)
-		if res.JSON200 != nil {
-			qr = res.JSON200.Qr
-		}
-		return qr != ""
-	})
-	_, err = agent.ScanQR(ctx, qr)
-	require.NoError(t, err)
-	channeltest.Eventually(t, 15*time.Second, "connected, as the hub learns by webhook", func() bool {
-		res, err := c.GetSessionWithResponse(ctx, "support")
-		require.NoError(t, err)
-		return res.JSON200 != nil && res.JSON200.Status == client.SessionStatusConnected
-	})
+	pairThroughHub(t, c, "support", agent) // connected: the hub learned it by webhook
 
 	text := "sent by the hub, acked by webhook"
 	sent, err := c.SendMessageWithResponse(ctx, "support", nil, client.SendMessageRequest{To: "+" + customer.Number(), Type: client.SendMessageRequestTypeText, Text: &text})
